@@ -1,0 +1,60 @@
+/*
+ * Clicks and verdicts: what the tracking-URL stage hands the classifier and
+ * what the classifier hands the sinks.
+ */
+#ifndef CS_CLICK_H
+#define CS_CLICK_H
+
+#include <stdint.h>
+
+#include "addr.h"
+
+#define CS_METHOD_LEN 16
+
+/* Where a request came from, for the verdict record. */
+struct cs_source_pos {
+	const char *file;               /* NULL for live input */
+	uint64_t line;                  /* 1-based; 0 = none */
+};
+
+/* A tracked click. Strings are borrowed: the classifier copies what it keeps. */
+struct cs_click {
+	uint64_t ts_us;                 /* event time, µs since the Unix epoch (UTC) */
+	struct cs_addr client;
+	char method[CS_METHOD_LEN];
+	const char *message;            /* decoded ids from the tracking URL */
+	const char *recipient;
+	const char *link;
+	const char *user_agent;         /* "" when absent */
+	struct cs_source_pos pos;
+};
+
+enum cs_verdict_kind {
+	CS_HUMAN = 0,
+	CS_MACHINE,
+	CS_SUSPECT,
+};
+
+/* Reasons: a bit each; names in cs_reason_name(). Never renamed. */
+enum cs_reason {
+	CS_R_SCANNER_RANGE = 1u << 0,
+	CS_R_WEAK_RANGE    = 1u << 1,
+	CS_R_BURST         = 1u << 2,
+	CS_R_MULTI_IP      = 1u << 3,
+	CS_R_BOT_AGENT     = 1u << 4,
+	CS_R_HEAD_REQUEST  = 1u << 5,
+	CS_R_HONEYPOT      = 1u << 6,
+	CS_R_LEARNED_RANGE = 1u << 7,
+};
+#define CS_R_COUNT 8
+
+struct cs_verdict {
+	enum cs_verdict_kind kind;
+	uint32_t reasons;               /* CS_R_* */
+	const char *provider;           /* matching range's provider, or NULL */
+};
+
+const char *cs_verdict_name(enum cs_verdict_kind k);
+const char *cs_reason_name(unsigned bit_index);   /* by bit index 0..CS_R_COUNT-1 */
+
+#endif
