@@ -1,8 +1,416 @@
+/* clicksieve ranges: check, look up, load, dump and export range lists. */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clicksieve_abi.h"
 #include "commands.h"
+#include "ranges.h"
+#include "ranges_sync.h"
+
+static const char ranges_usage[] =
+	"Usage: clicksieve ranges COMMAND [OPTIONS] [ARGS]...\n"
+	"\n"
+	"Commands:\n"
+	"  check FILE...              validate range lists, print counts per family and provider\n"
+	"  lookup IP... [--ranges FILE]...\n"
+	"                             longest matching range (default list: the shipped one)\n"
+	"  load FILE... [--pin-dir DIR]\n"
+	"                             make a running instance's pinned maps equal the lists\n"
+	"  dump [--pin-dir DIR]       print the pinned maps in list format, sorted\n"
+	"  bpftool FILE... [--pin-dir DIR]\n"
+	"                             print a `bpftool batch file` that loads the lists\n"
+	"\n"
+	"List format: one 'PREFIX PROVIDER [weak|allow]' a line, '#' comments.\n"
+	"'clicksieve ranges COMMAND --help' describes each command.\n";
+
+static const char check_usage[] =
+	"Usage: clicksieve ranges check FILE...\n"
+	"\n"
+	"Parses the lists as one set (a prefix listed twice with different providers or\n"
+	"flags is an error, also across files) and prints counts per family and provider.\n"
+	"Exit status: 0 valid, 2 a bad line (reported as FILE:LINE: reason).\n";
+
+static const char lookup_usage[] =
+	"Usage: clicksieve ranges lookup [--ranges FILE]... IP...\n"
+	"\n"
+	"Prints the longest range holding each address, its provider and flags, or\n"
+	"'no match'. Without --ranges, uses the shipped default list.\n"
+	"Exit status: 0 every address matched, 1 some did not, 2 bad arguments or lists.\n";
+
+static const char load_usage[] =
+	"Usage: clicksieve ranges load [--pin-dir DIR] FILE...\n"
+	"\n"
+	"Makes the maps pinned by a running instance (default " CS_PIN_DIR ") hold\n"
+	"exactly the ranges of the lists, by difference: prefixes listed before and\n"
+	"after stay matchable throughout. Providers keep their ids. Prints what changed.\n";
+
+static const char dump_usage[] =
+	"Usage: clicksieve ranges dump [--pin-dir DIR]\n"
+	"\n"
+	"Prints the ranges in the pinned maps (default " CS_PIN_DIR ") in list\n"
+	"format, sorted by family, address and prefix length.\n";
+
+static const char bpftool_usage[] =
+	"Usage: clicksieve ranges bpftool [--pin-dir DIR] FILE...\n"
+	"\n"
+	"Prints a bpftool batch file that writes the lists' providers and prefixes into\n"
+	"the pinned maps (default " CS_PIN_DIR "):\n"
+	"    clicksieve ranges bpftool my.txt > load.batch && bpftool batch file load.batch\n"
+	"It numbers providers from 1 in order of appearance and only adds or overwrites;\n"
+	"for a running instance prefer 'clicksieve ranges load', which keeps provider ids\n"
+	"and removes stale prefixes.\n";
+
+enum { OPT_PIN_DIR = 256, OPT_RANGES };
+
+struct sub_opts {
+	const char *pin_dir;
+	const char **ranges;
+	size_t ranges_count;
+};
+
+/*
+ * Parses the options of one sub-subcommand; accepts only those in allowed.
+ * Returns -1 to go on, else the exit code (0 after --help, 2 on error).
+ */
+static int parse_opts(int argc, char **argv, const char *usage, const struct option *allowed,
+		      struct sub_opts *o)
+{
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", allowed, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case OPT_PIN_DIR:
+			o->pin_dir = optarg;
+			break;
+		case OPT_RANGES: {
+			const char **r = realloc(o->ranges, (o->ranges_count + 1) * sizeof(*r));
+
+			if (!r) {
+				fprintf(stderr, "clicksieve ranges: out of memory\n");
+				return 2;
+			}
+			o->ranges = r;
+			o->ranges[o->ranges_count++] = optarg;
+			break;
+		}
+		case ':':
+			fprintf(stderr, "clicksieve ranges %s: option '%s' needs a value\n",
+				argv[0], argv[optind - 1]);
+			fputs(usage, stderr);
+			return 2;
+		default:
+			fprintf(stderr, "clicksieve ranges %s: unknown option '%s'\n",
+				argv[0], argv[optind - 1]);
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	return -1;
+}
+
+/* Loads every list into a new set; NULL (message printed) on a bad one. */
+static struct cs_ranges *load_lists(const char *const *paths, size_t n)
+{
+	struct cs_ranges *r = cs_ranges_new();
+	char err[512];
+
+	if (!r) {
+		fprintf(stderr, "clicksieve ranges: out of memory\n");
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (cs_ranges_load_file(r, paths[i], err, sizeof(err))) {
+			fprintf(stderr, "%s\n", err);
+			cs_ranges_free(r);
+			return NULL;
+		}
+	}
+	return r;
+}
+
+static int need_files(int argc, char **argv, const char *usage)
+{
+	if (optind < argc)
+		return 0;
+	fprintf(stderr, "clicksieve ranges %s: no list file given\n", argv[0]);
+	fputs(usage, stderr);
+	return 2;
+}
+
+static int do_check(int argc, char **argv)
+{
+	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+	struct sub_opts o = { 0 };
+	struct cs_ranges *r;
+	int ret = parse_opts(argc, argv, check_usage, opts, &o);
+
+	if (ret >= 0)
+		return ret;
+	if (need_files(argc, argv, check_usage))
+		return 2;
+	r = load_lists((const char *const *)argv + optind, argc - optind);
+	if (!r)
+		return 2;
+
+	unsigned nprov = cs_ranges_provider_count(r);
+	size_t per[CS_MAX_PROVIDERS][2] = { { 0 } };
+	uint16_t flags[CS_MAX_PROVIDERS] = { 0 };
+
+	for (size_t i = 0; i < cs_ranges_count(r, 0); i++) {
+		const struct cs_range *rg = cs_ranges_at(r, i);
+
+		per[rg->provider_id][rg->prefix.family == 6]++;
+		flags[rg->provider_id] |= rg->flags;
+	}
+	printf("%zu ranges (IPv4 %zu, IPv6 %zu), %u providers\n", cs_ranges_count(r, 0),
+	       cs_ranges_count(r, 4), cs_ranges_count(r, 6), nprov);
+	printf("%-32s %8s %8s  %s\n", "provider", "IPv4", "IPv6", "flags");
+	for (unsigned id = 1; id <= nprov; id++) {
+		const char *ft = cs_ranges_flags_text(flags[id]);
+
+		printf("%-32s %8zu %8zu%s%s\n", cs_ranges_provider_name(r, (uint16_t)id),
+		       per[id][0], per[id][1], *ft ? "  " : "", *ft ? ft + 1 : "");
+	}
+	cs_ranges_free(r);
+	return 0;
+}
+
+static int do_lookup(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "ranges", required_argument, NULL, OPT_RANGES },
+		{ 0 }
+	};
+	struct sub_opts o = { 0 };
+	struct cs_ranges *r = NULL;
+	int ret = parse_opts(argc, argv, lookup_usage, opts, &o);
+
+	if (ret >= 0)
+		goto out;
+	ret = 2;
+	if (optind == argc) {
+		fprintf(stderr, "clicksieve ranges lookup: no address given\n");
+		fputs(lookup_usage, stderr);
+		goto out;
+	}
+	for (int i = optind; i < argc; i++) {
+		struct cs_addr a;
+
+		if (!cs_addr_parse(argv[i], &a)) {
+			fprintf(stderr, "clicksieve ranges lookup: '%s' is not an IP address\n", argv[i]);
+			goto out;
+		}
+	}
+	if (o.ranges_count) {
+		r = load_lists(o.ranges, o.ranges_count);
+	} else {
+		const char *def = cs_ranges_default_path();
+
+		r = load_lists(&def, 1);
+	}
+	if (!r)
+		goto out;
+	ret = 0;
+	for (int i = optind; i < argc; i++) {
+		struct cs_addr a;
+		char buf[CS_ADDR_STRLEN];
+
+		cs_addr_parse(argv[i], &a);
+		const struct cs_range *rg = cs_ranges_lookup(r, &a);
+
+		if (!rg) {
+			printf("%s: no match\n", argv[i]);
+			ret = 1;
+			continue;
+		}
+		printf("%s: %s/%u %s%s\n", argv[i], cs_addr_format(&rg->prefix, buf), rg->plen,
+		       cs_ranges_provider_name(r, rg->provider_id), cs_ranges_flags_text(rg->flags));
+	}
+out:
+	cs_ranges_free(r);
+	free(o.ranges);
+	return ret;
+}
+
+static int do_load(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+		{ 0 }
+	};
+	struct sub_opts o = { .pin_dir = CS_PIN_DIR };
+	struct cs_sync_stats st;
+	struct cs_ranges *r;
+	char err[512];
+	int ret = parse_opts(argc, argv, load_usage, opts, &o);
+
+	if (ret >= 0)
+		return ret;
+	if (need_files(argc, argv, load_usage))
+		return 2;
+	r = load_lists((const char *const *)argv + optind, argc - optind);
+	if (!r)
+		return 2;
+	ret = 0;
+	if (cs_ranges_sync_pinned(r, o.pin_dir, &st, err, sizeof(err))) {
+		fprintf(stderr, "clicksieve ranges load: %s\n", err);
+		ret = 1;
+	} else {
+		printf("%s: added %zu, changed %zu, removed %zu, unchanged %zu; "
+		       "%zu new provider names\n", o.pin_dir, st.added, st.changed, st.removed,
+		       st.unchanged, st.providers_added);
+	}
+	cs_ranges_free(r);
+	return ret;
+}
+
+static int do_dump(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+		{ 0 }
+	};
+	struct sub_opts o = { .pin_dir = CS_PIN_DIR };
+	struct cs_ranges *r = NULL;
+	int fds[3] = { -1, -1, -1 };
+	char err[512];
+	int ret = parse_opts(argc, argv, dump_usage, opts, &o);
+
+	if (ret >= 0)
+		return ret;
+	if (optind < argc) {
+		fprintf(stderr, "clicksieve ranges dump: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	ret = 1;
+	r = cs_ranges_new();
+	if (!r) {
+		fprintf(stderr, "clicksieve ranges dump: out of memory\n");
+		goto out;
+	}
+	if (cs_ranges_open_pinned(o.pin_dir, fds, err, sizeof(err)) ||
+	    cs_ranges_read_kernel(r, fds[0], fds[1], fds[2], o.pin_dir, err, sizeof(err))) {
+		fprintf(stderr, "clicksieve ranges dump: %s\n", err);
+		goto out;
+	}
+	if (cs_ranges_write(r, stdout) || fflush(stdout)) {
+		perror("clicksieve ranges dump: stdout");
+		goto out;
+	}
+	ret = 0;
+out:
+	for (int i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	cs_ranges_free(r);
+	return ret;
+}
+
+static void print_hex(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		printf(" %02x", b[i]);
+}
+
+static int do_bpftool(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+		{ 0 }
+	};
+	struct sub_opts o = { .pin_dir = CS_PIN_DIR };
+	struct cs_ranges *r;
+	int ret = parse_opts(argc, argv, bpftool_usage, opts, &o);
+
+	if (ret >= 0)
+		return ret;
+	if (need_files(argc, argv, bpftool_usage))
+		return 2;
+	r = load_lists((const char *const *)argv + optind, argc - optind);
+	if (!r)
+		return 2;
+
+	printf("# clicksieve ranges: %zu IPv4 and %zu IPv6 prefixes, %u providers\n",
+	       cs_ranges_count(r, 4), cs_ranges_count(r, 6), cs_ranges_provider_count(r));
+	/* Names first: a prefix never points at an unnamed provider. */
+	for (__u32 id = 1; id <= cs_ranges_provider_count(r); id++) {
+		struct cs_provider_name name = { 0 };
+
+		snprintf(name.name, sizeof(name.name), "%s", cs_ranges_provider_name(r, (uint16_t)id));
+		printf("map update pinned %s/%s key hex", o.pin_dir, CS_MAP_PROVIDERS);
+		print_hex(&id, sizeof(id));
+		printf(" value hex");
+		print_hex(&name, sizeof(name));
+		printf("\n");
+	}
+	for (size_t i = 0; i < cs_ranges_count(r, 0); i++) {
+		const struct cs_range *rg = cs_ranges_at(r, i);
+		struct cs_range_value v = { .provider_id = rg->provider_id, .flags = rg->flags };
+
+		printf("map update pinned %s/%s key hex", o.pin_dir,
+		       rg->prefix.family == 4 ? CS_MAP_RANGES_V4 : CS_MAP_RANGES_V6);
+		if (rg->prefix.family == 4) {
+			struct cs_lpm_v4 k = { .prefixlen = rg->plen };
+
+			memcpy(k.addr, rg->prefix.bytes, sizeof(k.addr));
+			print_hex(&k, sizeof(k));
+		} else {
+			struct cs_lpm_v6 k = { .prefixlen = rg->plen };
+
+			memcpy(k.addr, rg->prefix.bytes, sizeof(k.addr));
+			print_hex(&k, sizeof(k));
+		}
+		printf(" value hex");
+		print_hex(&v, sizeof(v));
+		printf("\n");
+	}
+	cs_ranges_free(r);
+	if (fflush(stdout)) {
+		perror("clicksieve ranges bpftool: stdout");
+		return 1;
+	}
+	return 0;
+}
 
 int cmd_ranges(int argc, char **argv)
 {
-	fprintf(stderr, "clicksieve ranges: not built yet\n");
-	return 1;
+	static const struct {
+		const char *name;
+		int (*fn)(int argc, char **argv);
+	} subs[] = {
+		{ "check", do_check },
+		{ "lookup", do_lookup },
+		{ "load", do_load },
+		{ "dump", do_dump },
+		{ "bpftool", do_bpftool },
+	};
+
+	if (argc < 2) {
+		fputs(ranges_usage, stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		fputs(ranges_usage, stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (!strcmp(argv[1], subs[i].name))
+			return subs[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "clicksieve ranges: unknown command '%s'\n", argv[1]);
+	fputs(ranges_usage, stderr);
+	return 2;
 }
