@@ -14,7 +14,7 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE
 CPPFLAGS += -Iinclude -Iuser -I$(BUILD) -DCS_VERSION='"$(VERSION)"' \
             -DCS_DATADIR='"$(PREFIX)/share/clicksieve"'
-LDLIBS   += -lbpf -lelf -lz -lpcap -lmicrohttpd -linih -lm
+LDLIBS   += -lbpf -lelf -lz -lpcap -lmicrohttpd -linih -ljansson -lm
 
 BPF_CFLAGS := -target bpf -O2 -g -Wall -D__TARGET_ARCH_$(BPF_ARCH) \
               -Iinclude -I/usr/include/$(ARCH_TRIPLE)
@@ -33,7 +33,14 @@ BPF_TESTS  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(wildcard tests/bpf
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 TEST_HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(wildcard tests/helpers/*.c))
 
-.PHONY: all deps test demo bench install clean
+# libFuzzer harnesses. Each tests/fuzz/fuzz_*.c names the library sources it
+# needs on one line:  /* fuzz-sources: user/track.c user/addr.c */
+FUZZ_HARNESSES := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS   ?= 30
+FUZZ_CFLAGS    := -std=gnu11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE \
+                  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+.PHONY: all deps test demo bench fuzz install clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -75,6 +82,24 @@ $(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIB)
 $(BUILD)/bench/%: bench/%.c $(LIB) $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard user/*.c user/*.h include/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) $< \
+		$$(sed -n 's|^/\* fuzz-sources: \(.*\) \*/$$|\1|p' $<) -lm -o $@
+
+# Runs each harness for FUZZ_SECONDS; tests/fuzz/seeds/<harness>/ seeds the
+# corpus kept in $(BUILD)/fuzz/corpus/<harness>/, crashes land in $(BUILD)/fuzz/.
+fuzz:
+	@scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_HARNESSES)
+	@set -e; for h in $(FUZZ_HARNESSES); do \
+		name=$${h##*/}; corpus=$(BUILD)/fuzz/corpus/$$name; mkdir -p $$corpus; \
+		echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+		$$h -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/fuzz/$$name- $$corpus \
+			$$(test -d tests/fuzz/seeds/$$name && echo tests/fuzz/seeds/$$name); \
+	done
 
 test:
 	@scripts/deps.sh test

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian packages clicksieve builds, tests and demos with,
-# only those missing, and mounts bpffs. Usage: scripts/deps.sh [build|test|demo|bench]
+# only those missing, and mounts bpffs. Usage: scripts/deps.sh [build|test|demo|bench|fuzz]
 set -euo pipefail
 
 build_pkgs=(make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
-	libpcap-dev libmicrohttpd-dev libinih-dev libcmocka-dev linux-libc-dev)
+	libpcap-dev libmicrohttpd-dev libinih-dev libcmocka-dev libjansson-dev linux-libc-dev)
 test_pkgs=(iproute2 curl nginx-light prometheus tcpreplay python3)
-bench_pkgs=(tshark goaccess)
+bench_pkgs=(tshark goaccess time)
+fuzz_pkgs=(libclang-rt-14-dev)         # libFuzzer and sanitizers for clang 14
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
 	test|demo) want+=("${test_pkgs[@]}") ;;
 	bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+	fuzz) want+=("${fuzz_pkgs[@]}") ;;
 esac
 
 missing=()

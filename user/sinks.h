@@ -6,7 +6,11 @@
 
 #include "click.h"
 
-/* Writes one verdict record as a JSON line. */
+/*
+ * Writes one verdict record as a JSON line, keys in DESIGN order, reasons in
+ * bit (vocabulary) order, file and line only when pos.file is set. Output
+ * is always valid JSON: invalid UTF-8 bytes become \ufffd.
+ */
 void cs_sink_json_write(FILE *f, const struct cs_click *click, const struct cs_verdict *v);
 
 #endif

@@ -32,7 +32,11 @@ void cs_track_free(struct cs_track *t);
 /*
  * Extracts the ids from a request target (origin-form "/path?query", or
  * absolute-form "http://host/path?query"), percent-decoded. Returns false
- * when the target is not a tracking URL (not a click).
+ * when the target is not a tracking URL (not a click): wrong path, missing
+ * or empty id, bad '%' escape, decoded NUL, id longer than
+ * CS_TRACK_ID_MAX - 1 bytes. '+' is a literal plus (RFC 3986, not form
+ * encoding); a repeated parameter: the first wins; "#fragment" is ignored.
+ * target need not be NUL-terminated; no allocation. out is undefined on false.
  */
 bool cs_track_extract(const struct cs_track *t, const char *target, size_t len,
 		      struct cs_track_ids *out);

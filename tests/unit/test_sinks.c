@@ -1,0 +1,281 @@
+/* JSON verdict sink: exact records, escaping, always-valid output. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "sinks.h"
+
+/* Renders one record into a malloc'ed string. */
+static char *render(const struct cs_click *click, const struct cs_verdict *v)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	cs_sink_json_write(f, click, v);
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+static struct cs_click design_click(void)
+{
+	struct cs_click c = {
+		.ts_us = 1794816418217110ull,           /* 2026-11-16T08:06:58.217110Z */
+		.method = "GET",
+		.message = "aXjHqEOdqoGrJrXXIg3",
+		.recipient = "3eVtERFhrerye8fqx35VjMiBGst7AC",
+		.link = "28L4VcsZppCfojE6m2XGDIPKceJvJWDh",
+		.user_agent = "Mozilla/5.0 ...",
+		.pos = { .file = "access.log", .line = 1 },
+	};
+
+	assert_true(cs_addr_parse("18.153.8.104", &c.client));
+	return c;
+}
+
+static void test_design_record(void **state)
+{
+	struct cs_click c = design_click();
+	struct cs_verdict v = {
+		.kind = CS_MACHINE, .reasons = CS_R_BURST | CS_R_SCANNER_RANGE, .provider = "aws",
+	};
+	char *out = render(&c, &v);
+
+	/* reasons in vocabulary (bit) order */
+	assert_string_equal(out,
+		"{\"ts\":\"2026-11-16T08:06:58.217110Z\",\"ip\":\"18.153.8.104\",\"method\":\"GET\","
+		"\"message\":\"aXjHqEOdqoGrJrXXIg3\",\"recipient\":\"3eVtERFhrerye8fqx35VjMiBGst7AC\","
+		"\"link\":\"28L4VcsZppCfojE6m2XGDIPKceJvJWDh\",\"user_agent\":\"Mozilla/5.0 ...\","
+		"\"verdict\":\"machine\",\"reasons\":[\"scanner_range\",\"burst\"],\"provider\":\"aws\","
+		"\"file\":\"access.log\",\"line\":1}\n");
+	free(out);
+}
+
+static void test_live_record_ipv6_no_reasons(void **state)
+{
+	struct cs_click c = design_click();
+	struct cs_verdict v = { .kind = CS_HUMAN };
+	char *out;
+
+	c.pos.file = NULL;
+	c.ts_us = 0;
+	c.user_agent = "";
+	strcpy(c.method, "HEAD");
+	assert_true(cs_addr_parse("2001:db8::1", &c.client));
+	out = render(&c, &v);
+	assert_string_equal(out,
+		"{\"ts\":\"1970-01-01T00:00:00.000000Z\",\"ip\":\"2001:db8::1\",\"method\":\"HEAD\","
+		"\"message\":\"aXjHqEOdqoGrJrXXIg3\",\"recipient\":\"3eVtERFhrerye8fqx35VjMiBGst7AC\","
+		"\"link\":\"28L4VcsZppCfojE6m2XGDIPKceJvJWDh\",\"user_agent\":\"\","
+		"\"verdict\":\"human\",\"reasons\":[],\"provider\":null}\n");
+	free(out);
+}
+
+static void test_missing_fields_are_null(void **state)
+{
+	struct cs_click c = design_click();
+	struct cs_verdict v = { .kind = CS_HUMAN };
+	char *out;
+
+	memset(&c.client, 0, sizeof(c.client));
+	c.user_agent = NULL;
+	c.pos.file = NULL;
+	out = render(&c, &v);
+	assert_non_null(strstr(out, "\"ip\":null,\"method\":\"GET\","));
+	assert_non_null(strstr(out, "\"user_agent\":\"\","));
+	assert_non_null(strstr(out, "\"provider\":null}\n"));
+	free(out);
+}
+
+static void test_all_reasons_and_suspect(void **state)
+{
+	struct cs_click c = design_click();
+	struct cs_verdict v = { .kind = CS_SUSPECT, .reasons = (1u << CS_R_COUNT) - 1 };
+	char *out = render(&c, &v);
+
+	assert_non_null(strstr(out,
+		"\"verdict\":\"suspect\",\"reasons\":[\"scanner_range\",\"weak_range\",\"burst\","
+		"\"multi_ip\",\"bot_agent\",\"head_request\",\"honeypot\",\"learned_range\"],"
+		"\"provider\":null,"));
+	free(out);
+}
+
+static void test_timestamps(void **state)
+{
+	static const struct {
+		uint64_t ts_us;
+		const char *text;
+	} cases[] = {
+		{ 951782400000001ull, "2000-02-29T00:00:00.000001Z" },     /* leap day */
+		{ 1709251199999999ull, "2024-02-29T23:59:59.999999Z" },
+		{ 1735689599123456ull, "2024-12-31T23:59:59.123456Z" },
+		{ 4102444800000000ull, "2100-01-01T00:00:00.000000Z" },
+		{ 253402300799000000ull, "9999-12-31T23:59:59.000000Z" },
+	};
+	struct cs_click c = design_click();
+	struct cs_verdict v = { .kind = CS_HUMAN };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char want[64], *out;
+
+		c.ts_us = cases[i].ts_us;
+		out = render(&c, &v);
+		snprintf(want, sizeof(want), "{\"ts\":\"%s\",", cases[i].text);
+		if (strncmp(out, want, strlen(want)))
+			fail_msg("ts %llu: got %.40s, want %s", (unsigned long long)cases[i].ts_us,
+				 out, want);
+		free(out);
+	}
+	/* cross-check against gmtime over a spread of times */
+	for (uint64_t secs = 0; secs < 8000000000ull; secs += 86399 * 97 + 13) {
+		char want[64], *out;
+		time_t t = secs;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(want, sizeof(want), "{\"ts\":\"%Y-%m-%dT%H:%M:%S.000042Z\",", &tm);
+		c.ts_us = secs * 1000000 + 42;
+		out = render(&c, &v);
+		if (strncmp(out, want, strlen(want)))
+			fail_msg("ts %llu: got %.40s, want %s", (unsigned long long)secs, out, want);
+		free(out);
+	}
+}
+
+/* The escaped user_agent as rendered, between "user_agent": and ,"verdict". */
+static char *render_agent(const char *agent)
+{
+	struct cs_click c = design_click();
+	struct cs_verdict v = { .kind = CS_HUMAN };
+	char *out, *start, *end, *res;
+
+	c.user_agent = agent;
+	out = render(&c, &v);
+	start = strstr(out, "\"user_agent\":");
+	end = strstr(out, ",\"verdict\":");
+	assert_non_null(start);
+	assert_non_null(end);
+	start += strlen("\"user_agent\":");
+	res = strndup(start, end - start);
+	free(out);
+	return res;
+}
+
+static void expect_agent(const char *agent, const char *json)
+{
+	char *got = render_agent(agent);
+
+	if (strcmp(got, json))
+		fail_msg("escaping \"%s\": got %s, want %s", agent, got, json);
+	free(got);
+}
+
+static void test_escaping(void **state)
+{
+	expect_agent("plain", "\"plain\"");
+	expect_agent("a\"b\\c/d", "\"a\\\"b\\\\c/d\"");
+	expect_agent("\x01\t\n\r\x1f\x7f", "\"\\u0001\\u0009\\u000a\\u000d\\u001f\\u007f\"");
+	/* valid UTF-8 passes through: 2, 3 and 4 byte sequences */
+	expect_agent("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+	/* invalid bytes: lone continuation, truncated, overlong, surrogate, > U+10FFFF */
+	expect_agent("a\x80z", "\"a\\ufffdz\"");
+	expect_agent("\xc3", "\"\\ufffd\"");
+	expect_agent("\xe2\x82", "\"\\ufffd\\ufffd\"");
+	expect_agent("\xc0\xaf", "\"\\ufffd\\ufffd\"");
+	expect_agent("\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\"");
+	expect_agent("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"");
+	expect_agent("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+	expect_agent("\xff\xfe", "\"\\ufffd\\ufffd\"");
+	expect_agent("\xc3\xa9\xc3", "\"\xc3\xa9\\ufffd\"");
+}
+
+static void test_ids_and_file_escaped(void **state)
+{
+	struct cs_click c = design_click();
+	struct cs_verdict v = { .kind = CS_MACHINE, .reasons = CS_R_HONEYPOT, .provider = "a\"b" };
+	char *out;
+
+	c.message = "m\"1";
+	c.recipient = "r\\2";
+	c.link = "l\n3";
+	c.pos.file = "dir/\"odd\".log";
+	c.pos.line = 18446744073709551615ull;
+	memcpy(c.method, "0123456789ABCDEF", CS_METHOD_LEN);     /* no NUL */
+	out = render(&c, &v);
+	assert_non_null(strstr(out, "\"method\":\"0123456789ABCDEF\","));
+	assert_non_null(strstr(out, "\"message\":\"m\\\"1\",\"recipient\":\"r\\\\2\","
+				    "\"link\":\"l\\u000a3\","));
+	assert_non_null(strstr(out, "\"provider\":\"a\\\"b\",\"file\":\"dir/\\\"odd\\\".log\","
+				    "\"line\":18446744073709551615}\n"));
+	free(out);
+}
+
+static void test_long_strings(void **state)
+{
+	/* far beyond the stack buffer, worst-case escaping: still one whole line */
+	const size_t n = 100000;
+	char *agent = malloc(n + 1), *want = malloc(6 * n + 3), *got;
+
+	assert_non_null(agent);
+	assert_non_null(want);
+	memset(agent, '\x01', n);
+	agent[n] = '\0';
+	want[0] = '"';
+	for (size_t i = 0; i < n; i++)
+		memcpy(want + 1 + 6 * i, "\\u0001", 6);
+	strcpy(want + 1 + 6 * n, "\"");
+	got = render_agent(agent);
+	assert_int_equal(strlen(got), 6 * n + 2);
+	assert_string_equal(got, want);
+	free(got);
+
+	memset(agent, 'x', n);
+	got = render_agent(agent);
+	assert_int_equal(strlen(got), n + 2);
+	free(got);
+	free(agent);
+	free(want);
+}
+
+static void test_speed(void **state)
+{
+	struct cs_click c = design_click();
+	struct cs_verdict v = { .kind = CS_MACHINE, .reasons = CS_R_BURST, .provider = "aws" };
+	const int n = 200000;
+	struct timespec t0, t1;
+	FILE *f = fopen("/dev/null", "w");
+
+	assert_non_null(f);
+	c.user_agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+		       "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+	for (int i = 0; i < n; i++)
+		cs_sink_json_write(f, &c, &v);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+	fclose(f);
+	printf("# cs_sink_json_write: %.0f ns per record\n",
+	       ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_design_record),
+		cmocka_unit_test(test_live_record_ipv6_no_reasons),
+		cmocka_unit_test(test_missing_fields_are_null),
+		cmocka_unit_test(test_all_reasons_and_suspect),
+		cmocka_unit_test(test_timestamps),
+		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_ids_and_file_escaped),
+		cmocka_unit_test(test_long_strings),
+		cmocka_unit_test(test_speed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

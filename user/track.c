@@ -1,0 +1,375 @@
+/*
+ * Tracking URL matching. Called for every request line, so it works in one
+ * pass over the target without allocating.
+ *
+ * Readings we chose, all covered by tests/unit/test_track.c:
+ * - The target is origin-form ("/path?query") or absolute-form
+ *   ("http://host/path?query", any scheme); anything else is not a click.
+ *   A "#fragment" is ignored.
+ * - The path and the parameter names are compared byte for byte, before
+ *   decoding: "/redirect" does not match "/redirect/" or "/%72edirect".
+ * - Query parameters are split on '&' and may come in any order; when a
+ *   parameter repeats, the first occurrence wins (later ones are not even
+ *   decoded). A parameter without '=' has an empty value.
+ * - Ids are percent-decoded as RFC 3986 reads URIs: '+' stays '+' (ids are
+ *   opaque tokens; form encoding does not apply). A '%' not followed by two
+ *   hex digits, a decoded NUL, an empty id or an id longer than
+ *   CS_TRACK_ID_MAX - 1 bytes after decoding: not a click.
+ * - Template placeholders each fill one whole path segment ("/c/{link}",
+ *   not "/c/x{link}"); they match one or more bytes other than '/'. The query
+ *   string is ignored for templates.
+ */
+#include "track.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum cs_track_field {
+	CS_FIELD_MESSAGE = 0,
+	CS_FIELD_RECIPIENT,
+	CS_FIELD_LINK,
+	CS_FIELD_COUNT,
+};
+
+static const char *const field_names[CS_FIELD_COUNT] = { "message", "recipient", "link" };
+
+/* A template element: a literal run, or a placeholder filling one segment. */
+struct cs_track_part {
+	int field;                      /* enum cs_track_field, or -1 for a literal */
+	size_t len;                     /* literal length */
+	const char *text;               /* literal bytes, inside cs_track.storage */
+};
+
+#define CS_TRACK_MAX_PARTS (2 * CS_FIELD_COUNT + 1)
+
+struct cs_track {
+	bool is_template;
+	/* Query form. */
+	const char *path;
+	size_t path_len;
+	const char *param[CS_FIELD_COUNT];
+	size_t param_len[CS_FIELD_COUNT];
+	/* Template form. */
+	struct cs_track_part parts[CS_TRACK_MAX_PARTS];
+	size_t n_parts;
+	char storage[];                 /* copies of the configured strings */
+};
+
+static void set_err(char *err, size_t errlen, const char *msg, const char *what)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s%s%s", msg, what ? ": " : "", what ? what : "");
+}
+
+struct cs_track *cs_track_new_default(void)
+{
+	return cs_track_new_query("/redirect", "s", "l", "link", NULL, 0);
+}
+
+static bool param_name_ok(const char *name)
+{
+	/* Names are compared raw, so bytes that split or encode the query
+	 * would make a name that can never match. */
+	return name && *name && !strpbrk(name, "&=#%? ");
+}
+
+struct cs_track *cs_track_new_query(const char *path, const char *message_param,
+				    const char *recipient_param, const char *link_param,
+				    char *err, size_t errlen)
+{
+	const char *names[CS_FIELD_COUNT] = { message_param, recipient_param, link_param };
+	struct cs_track *t;
+	size_t total, off;
+	char *p;
+
+	if (!path || path[0] != '/' || strpbrk(path, "?# ")) {
+		set_err(err, errlen, "tracking path must start with '/' and have no '?', '#' or space",
+			path);
+		return NULL;
+	}
+	total = strlen(path) + 1;
+	for (int i = 0; i < CS_FIELD_COUNT; i++) {
+		if (!param_name_ok(names[i])) {
+			set_err(err, errlen, "bad parameter name (empty, or has one of &=#%? or space)",
+				names[i] ? names[i] : field_names[i]);
+			return NULL;
+		}
+		for (int j = 0; j < i; j++) {
+			if (!strcmp(names[i], names[j])) {
+				set_err(err, errlen, "two ids use the same parameter", names[i]);
+				return NULL;
+			}
+		}
+		total += strlen(names[i]) + 1;
+	}
+
+	t = calloc(1, sizeof(*t) + total);
+	if (!t) {
+		set_err(err, errlen, "out of memory", NULL);
+		return NULL;
+	}
+	p = t->storage;
+	off = strlen(path);
+	memcpy(p, path, off + 1);
+	t->path = p;
+	t->path_len = off;
+	p += off + 1;
+	for (int i = 0; i < CS_FIELD_COUNT; i++) {
+		size_t n = strlen(names[i]);
+
+		memcpy(p, names[i], n + 1);
+		t->param[i] = p;
+		t->param_len[i] = n;
+		p += n + 1;
+	}
+	return t;
+}
+
+static int placeholder_field(const char *name, size_t len)
+{
+	for (int i = 0; i < CS_FIELD_COUNT; i++)
+		if (strlen(field_names[i]) == len && !memcmp(field_names[i], name, len))
+			return i;
+	return -1;
+}
+
+struct cs_track *cs_track_new_template(const char *tmpl, char *err, size_t errlen)
+{
+	bool seen[CS_FIELD_COUNT] = { false };
+	struct cs_track *t;
+	const char *s, *lit;
+	size_t len;
+
+	if (!tmpl || tmpl[0] != '/' || strpbrk(tmpl, "?# %")) {
+		set_err(err, errlen, "template must start with '/' and have no '?', '#', '%' or space",
+			tmpl);
+		return NULL;
+	}
+	len = strlen(tmpl);
+	t = calloc(1, sizeof(*t) + len + 1);
+	if (!t) {
+		set_err(err, errlen, "out of memory", NULL);
+		return NULL;
+	}
+	memcpy(t->storage, tmpl, len + 1);
+	t->is_template = true;
+
+	s = lit = t->storage;
+	while (*s) {
+		const char *close;
+		int field;
+
+		if (*s == '}') {
+			set_err(err, errlen, "unbalanced '}' in template", tmpl);
+			goto fail;
+		}
+		if (*s != '{') {
+			s++;
+			continue;
+		}
+		close = strchr(s, '}');
+		if (!close) {
+			set_err(err, errlen, "unbalanced '{' in template", tmpl);
+			goto fail;
+		}
+		field = placeholder_field(s + 1, close - s - 1);
+		if (field < 0) {
+			set_err(err, errlen,
+				"unknown placeholder (use {message}, {recipient}, {link})", tmpl);
+			goto fail;
+		}
+		if (seen[field]) {
+			set_err(err, errlen, "placeholder appears twice", field_names[field]);
+			goto fail;
+		}
+		if (s[-1] != '/' || (close[1] != '/' && close[1] != '\0')) {
+			set_err(err, errlen, "a placeholder must be a whole path segment", tmpl);
+			goto fail;
+		}
+		seen[field] = true;
+		t->parts[t->n_parts++] = (struct cs_track_part){ -1, s - lit, lit };
+		t->parts[t->n_parts++] = (struct cs_track_part){ field, 0, NULL };
+		s = lit = close + 1;
+	}
+	if (s > lit)
+		t->parts[t->n_parts++] = (struct cs_track_part){ -1, s - lit, lit };
+	for (int i = 0; i < CS_FIELD_COUNT; i++) {
+		if (!seen[i]) {
+			set_err(err, errlen, "template lacks placeholder", field_names[i]);
+			goto fail;
+		}
+	}
+	return t;
+fail:
+	free(t);
+	return NULL;
+}
+
+void cs_track_free(struct cs_track *t)
+{
+	free(t);
+}
+
+static const int8_t hex_value[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};                                      /* digit value + 1; 0 = not hex */
+
+/* Percent-decodes src into a NUL-terminated id; false if it is no valid id. */
+static bool decode_id(const char *src, size_t len, char *dst)
+{
+	size_t o = 0;
+
+	if (len == 0)
+		return false;
+	/* Most ids have no escapes: copy them whole. */
+	if (len < CS_TRACK_ID_MAX && !memchr(src, '%', len)) {
+		if (memchr(src, '\0', len))
+			return false;
+		memcpy(dst, src, len);
+		dst[len] = '\0';
+		return true;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = src[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (len - i < 3)
+				return false;
+			hi = hex_value[(unsigned char)src[i + 1]];
+			lo = hex_value[(unsigned char)src[i + 2]];
+			if (!hi || !lo)
+				return false;
+			c = (hi - 1) << 4 | (lo - 1);
+			i += 2;
+		}
+		if (c == '\0' || o == CS_TRACK_ID_MAX - 1)
+			return false;
+		dst[o++] = c;
+	}
+	dst[o] = '\0';
+	return true;
+}
+
+static char *field_dst(struct cs_track_ids *out, int field)
+{
+	switch (field) {
+	case CS_FIELD_MESSAGE:
+		return out->message;
+	case CS_FIELD_RECIPIENT:
+		return out->recipient;
+	default:
+		return out->link;
+	}
+}
+
+static bool match_query(const struct cs_track *t, const char *path, size_t path_len,
+			const char *query, size_t query_len, struct cs_track_ids *out)
+{
+	const char *end = query + query_len;
+	unsigned found = 0;
+
+	if (path_len != t->path_len || memcmp(path, t->path, path_len))
+		return false;
+	while (query < end) {
+		const char *amp = memchr(query, '&', end - query);
+		const char *pair_end = amp ? amp : end;
+		const char *eq = memchr(query, '=', pair_end - query);
+		size_t name_len = (eq ? eq : pair_end) - query;
+
+		for (int i = 0; i < CS_FIELD_COUNT; i++) {
+			const char *value;
+
+			if (found & (1u << i) || name_len != t->param_len[i] ||
+			    memcmp(query, t->param[i], name_len))
+				continue;
+			value = eq ? eq + 1 : pair_end;
+			if (!decode_id(value, pair_end - value, field_dst(out, i)))
+				return false;
+			found |= 1u << i;
+			if (found == (1u << CS_FIELD_COUNT) - 1)
+				return true;
+			break;
+		}
+		query = pair_end + 1;
+	}
+	return false;
+}
+
+static bool match_template(const struct cs_track *t, const char *path, size_t path_len,
+			   struct cs_track_ids *out)
+{
+	const char *p = path, *end = path + path_len;
+
+	for (size_t i = 0; i < t->n_parts; i++) {
+		const struct cs_track_part *part = &t->parts[i];
+		const char *seg_end;
+
+		if (part->field < 0) {
+			if ((size_t)(end - p) < part->len || memcmp(p, part->text, part->len))
+				return false;
+			p += part->len;
+			continue;
+		}
+		seg_end = memchr(p, '/', end - p);
+		if (!seg_end)
+			seg_end = end;
+		if (!decode_id(p, seg_end - p, field_dst(out, part->field)))
+			return false;
+		p = seg_end;
+	}
+	return p == end;
+}
+
+/* RFC 3986 scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
+static bool is_scheme(const char *s, size_t len)
+{
+	if (!len)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = s[i];
+		bool alpha = ('a' <= (c | 0x20) && (c | 0x20) <= 'z');
+
+		if (!alpha && (i == 0 || !(('0' <= c && c <= '9') || c == '+' || c == '-' || c == '.')))
+			return false;
+	}
+	return true;
+}
+
+bool cs_track_extract(const struct cs_track *t, const char *target, size_t len,
+		      struct cs_track_ids *out)
+{
+	const char *end, *path, *query;
+
+	if (!len)
+		return false;
+	end = memchr(target, '#', len);
+	if (!end)
+		end = target + len;
+	path = target;
+	if (*path != '/') {
+		/* absolute-form: scheme "://" authority, then the path */
+		const char *colon = memchr(path, ':', end - path);
+
+		if (!colon || end - colon < 3 || colon[1] != '/' || colon[2] != '/' ||
+		    !is_scheme(path, colon - path))
+			return false;
+		path = memchr(colon + 3, '/', end - colon - 3);
+		if (!path)
+			return false;
+		if (memchr(colon + 3, '?', path - colon - 3))
+			return false;   /* "http://host?q/..." has an empty path */
+	}
+	query = memchr(path, '?', end - path);
+	if (t->is_template)
+		return match_template(t, path, (query ? query : end) - path, out);
+	if (!query)
+		return false;
+	return match_query(t, path, query - path, query + 1, end - query - 1, out);
+}
