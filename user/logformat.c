@@ -1,0 +1,786 @@
+#include "logformat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum var {
+	V_SKIP = 0,                     /* a variable we do not read */
+	V_REMOTE_ADDR,
+	V_REMOTE_USER,
+	V_TIME_LOCAL,
+	V_TIME_ISO8601,
+	V_MSEC,
+	V_REQUEST,
+	V_REQUEST_METHOD,
+	V_REQUEST_URI,
+	V_STATUS,
+	V_BODY_BYTES_SENT,
+	V_BYTES_SENT,
+	V_HTTP_REFERER,
+	V_HTTP_USER_AGENT,
+	V_HTTP_X_FORWARDED_FOR,
+	V_HTTP_FORWARDED,
+	V_COUNT,
+};
+
+static const char *const var_names[V_COUNT] = {
+	[V_REMOTE_ADDR] = "remote_addr",
+	[V_REMOTE_USER] = "remote_user",
+	[V_TIME_LOCAL] = "time_local",
+	[V_TIME_ISO8601] = "time_iso8601",
+	[V_MSEC] = "msec",
+	[V_REQUEST] = "request",
+	[V_REQUEST_METHOD] = "request_method",
+	[V_REQUEST_URI] = "request_uri",
+	[V_STATUS] = "status",
+	[V_BODY_BYTES_SENT] = "body_bytes_sent",
+	[V_BYTES_SENT] = "bytes_sent",
+	[V_HTTP_REFERER] = "http_referer",
+	[V_HTTP_USER_AGENT] = "http_user_agent",
+	[V_HTTP_X_FORWARDED_FOR] = "http_x_forwarded_for",
+	[V_HTTP_FORWARDED] = "http_forwarded",
+};
+
+enum step_kind { STEP_LITERAL, STEP_FIELD };
+
+struct step {
+	uint8_t kind;
+	uint8_t var;                    /* enum var, for fields */
+	bool quoted;                    /* field between quotes: backslash escapes a char */
+	char stop;                      /* first byte of the next literal; NUL = end of line */
+	uint32_t lit_off, lit_len;      /* literal text in fmt->text */
+};
+
+struct json_key {
+	const char *name;               /* into fmt->text */
+	size_t len;
+};
+
+/* The last date converted: most lines of a log share it. */
+struct date_cache {
+	char key[16];
+	size_t key_len;
+	int64_t base_s;                 /* epoch seconds at 00:00:00 of the date, minus offset */
+};
+
+struct cs_logformat {
+	bool json;
+	struct step *steps;
+	size_t n_steps;
+	char *text;                     /* literals, and JSON key names */
+	struct json_key keys[V_COUNT];
+	struct date_cache local_cache;
+	struct date_cache iso_cache;
+};
+
+struct span {
+	char *p;
+	size_t len;
+	bool set;
+};
+
+bool cs_logformat_var_known(const char *name)
+{
+	for (int v = 1; v < V_COUNT; v++)
+		if (!strcmp(var_names[v], name))
+			return true;
+	return false;
+}
+
+static enum var var_lookup(const char *name, size_t len)
+{
+	for (int v = 1; v < V_COUNT; v++)
+		if (strlen(var_names[v]) == len && !memcmp(var_names[v], name, len))
+			return v;
+	return V_SKIP;
+}
+
+void cs_logformat_free(struct cs_logformat *f)
+{
+	if (!f)
+		return;
+	free(f->steps);
+	free(f->text);
+	free(f);
+}
+
+static bool is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static int compile_nginx(struct cs_logformat *f, const char *spec, char *err, size_t errlen)
+{
+	size_t spec_len = strlen(spec), text_len = 0;
+	bool has_addr = false, has_time = false, has_target = false;
+	const char *s = spec;
+
+	/* At most one step per byte, and literal text never outgrows the spec. */
+	f->steps = calloc(spec_len + 1, sizeof(*f->steps));
+	f->text = malloc(spec_len + 1);
+	if (!f->steps || !f->text) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	while (*s) {
+		const char *name = NULL;
+		size_t name_len = 0;
+
+		if (s[0] == '$' && s[1] == '{') {
+			const char *close = strchr(s + 2, '}');
+
+			if (!close || close == s + 2) {
+				snprintf(err, errlen, "unterminated ${...} at column %zu", (size_t)(s - spec) + 1);
+				return -1;
+			}
+			name = s + 2;
+			name_len = (size_t)(close - name);
+			s = close + 1;
+		} else if (s[0] == '$' && is_name_char(s[1])) {
+			name = s + 1;
+			while (is_name_char(name[name_len]))
+				name_len++;
+			s = name + name_len;
+		}
+		if (name) {
+			struct step *st = &f->steps[f->n_steps];
+
+			if (f->n_steps && st[-1].kind == STEP_FIELD) {
+				snprintf(err, errlen, "variables at column %zu follow another without text between them",
+					 (size_t)(name - spec));
+				return -1;
+			}
+			st->kind = STEP_FIELD;
+			st->var = var_lookup(name, name_len);
+			has_addr |= st->var == V_REMOTE_ADDR;
+			has_time |= st->var == V_TIME_LOCAL || st->var == V_TIME_ISO8601 || st->var == V_MSEC;
+			has_target |= st->var == V_REQUEST || st->var == V_REQUEST_URI;
+			f->n_steps++;
+			continue;
+		}
+		if (!f->n_steps || f->steps[f->n_steps - 1].kind != STEP_LITERAL) {
+			f->steps[f->n_steps].kind = STEP_LITERAL;
+			f->steps[f->n_steps].lit_off = (uint32_t)text_len;
+			f->n_steps++;
+		}
+		f->text[text_len++] = *s++;
+		f->steps[f->n_steps - 1].lit_len++;
+	}
+	f->text[text_len] = '\0';
+	if (!has_addr || !has_time || !has_target) {
+		snprintf(err, errlen, "format lacks %s", !has_addr ? "$remote_addr" :
+			 !has_time ? "a time ($time_local, $time_iso8601 or $msec)" :
+			 "the request ($request or $request_uri)");
+		return -1;
+	}
+	for (size_t i = 0; i < f->n_steps; i++) {
+		struct step *st = &f->steps[i];
+
+		if (st->kind != STEP_FIELD)
+			continue;
+		if (i + 1 < f->n_steps)
+			st->stop = f->text[st[1].lit_off];
+		st->quoted = i > 0 && i + 1 < f->n_steps && st->stop == '"' &&
+			     f->text[st[-1].lit_off + st[-1].lit_len - 1] == '"';
+	}
+	return 0;
+}
+
+static int compile_json(struct cs_logformat *f, const char *const *vars, const char *const *keys,
+			size_t n, char *err, size_t errlen)
+{
+	size_t text_len = 0, off = 0;
+
+	for (size_t i = 0; i < n; i++)
+		text_len += strlen(keys[i]) + 1;
+	f->text = malloc(text_len + 1);
+	if (!f->text) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	f->json = true;
+	for (int v = 1; v < V_COUNT; v++) {
+		f->keys[v].name = var_names[v];
+		f->keys[v].len = strlen(var_names[v]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		enum var v = var_lookup(vars[i], strlen(vars[i]));
+
+		if (v == V_SKIP) {
+			snprintf(err, errlen, "[json] %s: not an nginx variable clicksieve reads", vars[i]);
+			return -1;
+		}
+		strcpy(f->text + off, keys[i]);
+		f->keys[v].name = f->text + off;
+		f->keys[v].len = strlen(keys[i]);
+		off += f->keys[v].len + 1;
+	}
+	return 0;
+}
+
+struct cs_logformat *cs_logformat_compile(const char *spec, const char *const *json_vars,
+					  const char *const *json_keys, size_t n_json,
+					  char *err, size_t errlen)
+{
+	struct cs_logformat *f = calloc(1, sizeof(*f));
+	int rc;
+
+	if (!f) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (!strcmp(spec, "json"))
+		rc = compile_json(f, json_vars, json_keys, n_json, err, errlen);
+	else if (!strcmp(spec, "combined"))
+		rc = compile_nginx(f, CS_LOGFORMAT_COMBINED, err, errlen);
+	else if (!strcmp(spec, "common"))
+		rc = compile_nginx(f, CS_LOGFORMAT_COMMON, err, errlen);
+	else if (strchr(spec, '$'))
+		rc = compile_nginx(f, spec, err, errlen);
+	else {
+		snprintf(err, errlen, "unknown format '%s' (combined, common, json, or an nginx log_format string)",
+			 spec);
+		rc = -1;
+	}
+	if (rc) {
+		cs_logformat_free(f);
+		return NULL;
+	}
+	return f;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool valid_date(int y, unsigned m, unsigned d)
+{
+	static const unsigned char mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	if (y < 1970 || m < 1 || m > 12 || d < 1)
+		return false;
+	return d <= (unsigned)(mdays[m - 1] + (m == 2 && leap));
+}
+
+static bool digits(const char *s, size_t n, unsigned *out)
+{
+	unsigned v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* "+hhmm" / "-hhmm" or, with colon, "+hh:mm"; returns seconds east of UTC. */
+static bool parse_offset(const char *s, size_t len, int64_t *out)
+{
+	unsigned h, m;
+	size_t mpos = len == 6 ? 4 : 3;
+
+	if ((len != 5 && len != 6) || (s[0] != '+' && s[0] != '-') || (len == 6 && s[3] != ':'))
+		return false;
+	if (!digits(s + 1, 2, &h) || !digits(s + mpos, 2, &m) || h > 23 || m > 59)
+		return false;
+	*out = (s[0] == '-' ? -1 : 1) * (int64_t)(h * 3600 + m * 60);
+	return true;
+}
+
+static bool parse_hms(const char *s, int64_t *out)
+{
+	unsigned h, m, sec;
+
+	if (s[2] != ':' || s[5] != ':' || !digits(s, 2, &h) || !digits(s + 3, 2, &m) ||
+	    !digits(s + 6, 2, &sec) || h > 23 || m > 59 || sec > 60)
+		return false;
+	*out = h * 3600 + m * 60 + sec;
+	return true;
+}
+
+static int month_index(const char *s)
+{
+	static const char names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+	for (int i = 0; i < 12; i++)
+		if (!memcmp(names + 3 * i, s, 3))
+			return i + 1;
+	return 0;
+}
+
+static bool to_us(int64_t secs, uint64_t frac_us, uint64_t *out)
+{
+	if (secs < 0)
+		return false;
+	*out = (uint64_t)secs * 1000000 + frac_us;
+	return true;
+}
+
+/* $time_local: "03/Mar/2019:22:06:33 -0100". */
+static bool parse_time_local(struct date_cache *c, const char *s, size_t len, uint64_t *out)
+{
+	int64_t hms;
+
+	if (len != 26 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[20] != ' ')
+		return false;
+	if (c->key_len != 16 || memcmp(c->key, s, 11) || memcmp(c->key + 11, s + 21, 5)) {
+		unsigned d, y;
+		int m = month_index(s + 3);
+		int64_t off;
+
+		if (!digits(s, 2, &d) || !m || !digits(s + 7, 4, &y) || !valid_date((int)y, (unsigned)m, d) ||
+		    !parse_offset(s + 21, 5, &off))
+			return false;
+		memcpy(c->key, s, 11);
+		memcpy(c->key + 11, s + 21, 5);
+		c->key_len = 16;
+		c->base_s = days_from_civil(y, (unsigned)m, d) * 86400 - off;
+	}
+	return parse_hms(s + 12, &hms) && to_us(c->base_s + hms, 0, out);
+}
+
+static bool parse_fraction(const char **p, const char *end, uint64_t *us)
+{
+	const char *s = *p;
+	uint64_t scale = 100000;
+
+	*us = 0;
+	if (s == end || *s != '.')
+		return true;
+	s++;
+	if (s == end || *s < '0' || *s > '9')
+		return false;
+	for (; s < end && *s >= '0' && *s <= '9'; s++, scale /= 10)
+		*us += (uint64_t)(*s - '0') * scale;
+	*p = s;
+	return true;
+}
+
+/* $time_iso8601: "2019-03-03T22:06:33-01:00", also with ".fff" and "Z". */
+static bool parse_time_iso(struct date_cache *c, const char *s, size_t len, uint64_t *out)
+{
+	const char *p = s + 19, *end = s + len;
+	int64_t hms, off = 0;
+	uint64_t frac;
+
+	if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' '))
+		return false;
+	if (c->key_len != 10 || memcmp(c->key, s, 10)) {
+		unsigned y, m, d;
+
+		if (!digits(s, 4, &y) || !digits(s + 5, 2, &m) || !digits(s + 8, 2, &d) ||
+		    !valid_date((int)y, m, d))
+			return false;
+		memcpy(c->key, s, 10);
+		c->key_len = 10;
+		c->base_s = days_from_civil(y, m, d) * 86400;
+	}
+	if (!parse_hms(s + 11, &hms) || !parse_fraction(&p, end, &frac))
+		return false;
+	if (end - p == 1 && *p == 'Z')
+		off = 0;
+	else if (!parse_offset(p, (size_t)(end - p), &off))
+		return false;
+	return to_us(c->base_s + hms - off, frac, out);
+}
+
+/* $msec: "1551654393.123". */
+static bool parse_msec(const char *s, size_t len, uint64_t *out)
+{
+	const char *p = s, *end = s + len;
+	uint64_t secs = 0, frac;
+
+	if (len == 0)
+		return false;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		secs = secs * 10 + (uint64_t)(*p - '0');
+		if (secs > 100000000000ull)
+			return false;
+	}
+	if (p == s || !parse_fraction(&p, end, &frac) || p != end)
+		return false;
+	*out = secs * 1000000 + frac;
+	return true;
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool hex_n(const char *s, const char *end, int n, unsigned *out)
+{
+	unsigned v = 0;
+
+	if (end - s < n)
+		return false;
+	for (int i = 0; i < n; i++) {
+		int h = hex_value(s[i]);
+
+		if (h < 0)
+			return false;
+		v = v << 4 | (unsigned)h;
+	}
+	*out = v;
+	return true;
+}
+
+static char *put_utf8(char *o, unsigned cp)
+{
+	if (cp < 0x80) {
+		*o++ = (char)cp;
+	} else if (cp < 0x800) {
+		*o++ = (char)(0xc0 | cp >> 6);
+		*o++ = (char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000) {
+		*o++ = (char)(0xe0 | cp >> 12);
+		*o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+		*o++ = (char)(0x80 | (cp & 0x3f));
+	} else {
+		*o++ = (char)(0xf0 | cp >> 18);
+		*o++ = (char)(0x80 | ((cp >> 12) & 0x3f));
+		*o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+		*o++ = (char)(0x80 | (cp & 0x3f));
+	}
+	return o;
+}
+
+/*
+ * Undoes nginx's escapes in place: \xHH (escape=default), \uXXXX and the
+ * JSON short forms (escape=json), and \" \\ as Apache writes them. Output
+ * never outgrows input. Unknown escapes are kept as they are.
+ */
+static size_t unescape(char *s, size_t len)
+{
+	char *in = s, *out = s, *end = s + len;
+
+	while (in < end) {
+		unsigned v, lo;
+
+		if (*in != '\\' || in + 1 == end) {
+			*out++ = *in++;
+			continue;
+		}
+		switch (in[1]) {
+		case 'x':
+			if (!hex_n(in + 2, end, 2, &v))
+				goto keep;
+			*out++ = (char)v;
+			in += 4;
+			continue;
+		case 'u':
+			if (!hex_n(in + 2, end, 4, &v))
+				goto keep;
+			in += 6;
+			if (v >= 0xd800 && v < 0xdc00 && end - in >= 6 && in[0] == '\\' && in[1] == 'u' &&
+			    hex_n(in + 2, end, 4, &lo) && lo >= 0xdc00 && lo < 0xe000) {
+				v = 0x10000 + ((v - 0xd800) << 10) + (lo - 0xdc00);
+				in += 6;
+			}
+			out = put_utf8(out, v);
+			continue;
+		case '"': case '\\': case '/':
+			*out++ = in[1];
+			break;
+		case 'n': *out++ = '\n'; break;
+		case 't': *out++ = '\t'; break;
+		case 'r': *out++ = '\r'; break;
+		case 'b': *out++ = '\b'; break;
+		case 'f': *out++ = '\f'; break;
+		default:
+			goto keep;
+		}
+		in += 2;
+		continue;
+keep:
+		*out++ = *in++;
+	}
+	return (size_t)(out - s);
+}
+
+/* Unescapes and terminates a span; "-" (nginx's empty value) becomes "". */
+static const char *finish_text(struct span *sp, size_t *len_out)
+{
+	size_t len = 0;
+
+	if (sp->set) {
+		len = sp->len;
+		if (memchr(sp->p, '\\', len))
+			len = unescape(sp->p, len);
+		sp->p[len] = '\0';
+		if (len == 1 && sp->p[0] == '-')
+			len = 0;
+	}
+	if (len_out)
+		*len_out = len;
+	return len ? sp->p : "";
+}
+
+static bool reject(struct cs_log_error *e, const char *reason, const char *line, const char *at)
+{
+	e->reason = reason;
+	e->column = (size_t)(at - line) + 1;
+	return false;
+}
+
+static bool fill_record(struct cs_logformat *f, struct span *sp, const char *line,
+			struct cs_log_record *rec, struct cs_log_error *e)
+{
+	struct span *t;
+	bool ok;
+
+	memset(rec, 0, sizeof(*rec));
+	t = &sp[V_REMOTE_ADDR];
+	if (!t->set)
+		return reject(e, "missing remote address", line, line);
+	if (!cs_addr_parse_n(t->p, t->len, &rec->remote))
+		return reject(e, "bad remote address", line, t->p);
+
+	if (sp[V_MSEC].set) {
+		t = &sp[V_MSEC];
+		ok = parse_msec(t->p, t->len, &rec->ts_us);
+	} else if (sp[V_TIME_ISO8601].set) {
+		t = &sp[V_TIME_ISO8601];
+		ok = parse_time_iso(&f->iso_cache, t->p, t->len, &rec->ts_us);
+	} else if (sp[V_TIME_LOCAL].set) {
+		t = &sp[V_TIME_LOCAL];
+		ok = parse_time_local(&f->local_cache, t->p, t->len, &rec->ts_us);
+	} else {
+		return reject(e, "missing time", line, line);
+	}
+	if (!ok)
+		return reject(e, "bad date", line, t->p);
+
+	rec->status = -1;
+	if (sp[V_STATUS].set && !(sp[V_STATUS].len == 1 && sp[V_STATUS].p[0] == '-')) {
+		unsigned status;
+
+		t = &sp[V_STATUS];
+		if (t->len != 3 || !digits(t->p, 3, &status))
+			return reject(e, "bad status", line, t->p);
+		rec->status = (int)status;
+	}
+
+	if (sp[V_REQUEST_METHOD].set && sp[V_REQUEST_URI].set) {
+		rec->method = finish_text(&sp[V_REQUEST_METHOD], NULL);
+		rec->target = finish_text(&sp[V_REQUEST_URI], &rec->target_len);
+	} else if (sp[V_REQUEST].set) {
+		/* "METHOD TARGET HTTP/x.y", or "METHOD TARGET" (HTTP/0.9). */
+		size_t len;
+		char *req = (char *)finish_text(&sp[V_REQUEST], &len);
+		char *sp1 = memchr(req, ' ', len), *sp2;
+
+		rec->method = rec->target = "";
+		if (sp1) {
+			*sp1 = '\0';
+			rec->method = req;
+			rec->target = sp1 + 1;
+			sp2 = memrchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - req));
+			if (sp2 && !strncmp(sp2 + 1, "HTTP/", 5))
+				*sp2 = '\0';
+			rec->target_len = strlen(rec->target);
+		}
+	} else if (sp[V_REQUEST_URI].set) {
+		rec->method = "";
+		rec->target = finish_text(&sp[V_REQUEST_URI], &rec->target_len);
+	} else {
+		return reject(e, "missing request", line, line);
+	}
+
+	rec->user_agent = finish_text(&sp[V_HTTP_USER_AGENT], NULL);
+	rec->referer = finish_text(&sp[V_HTTP_REFERER], NULL);
+	rec->xff = finish_text(&sp[V_HTTP_X_FORWARDED_FOR], &rec->xff_len);
+	rec->forwarded = finish_text(&sp[V_HTTP_FORWARDED], &rec->forwarded_len);
+	/* The address is parsed; terminate it for readers of the line. */
+	sp[V_REMOTE_ADDR].p[sp[V_REMOTE_ADDR].len] = '\0';
+	return true;
+}
+
+/* First stop byte in [p, end) not escaped by an odd run of backslashes. */
+static char *quoted_end(char *p, char *end, char stop)
+{
+	char *q = p;
+
+	while ((q = memchr(q, stop, (size_t)(end - q)))) {
+		char *b = q;
+
+		while (b > p && b[-1] == '\\')
+			b--;
+		if ((q - b) % 2 == 0)
+			return q;
+		q++;
+	}
+	return end;
+}
+
+static bool parse_nginx(struct cs_logformat *f, char *line, size_t len, struct span *sp,
+			struct cs_log_error *e)
+{
+	char *p = line, *end = line + len;
+
+	for (size_t i = 0; i < f->n_steps; i++) {
+		const struct step *st = &f->steps[i];
+		char *q;
+
+		if (st->kind == STEP_LITERAL) {
+			if ((size_t)(end - p) < st->lit_len) {
+				if (memcmp(p, f->text + st->lit_off, (size_t)(end - p)))
+					return reject(e, "line does not match the format", line, p);
+				return reject(e, "truncated line", line, end);
+			}
+			if (memcmp(p, f->text + st->lit_off, st->lit_len))
+				return reject(e, "line does not match the format", line, p);
+			p += st->lit_len;
+			continue;
+		}
+		if (!st->stop) {
+			q = end;
+		} else if (st->quoted) {
+			q = quoted_end(p, end, st->stop);
+		} else {
+			q = memchr(p, st->stop, (size_t)(end - p));
+			if (!q)
+				q = end;
+		}
+		if (q == end && st->stop)
+			return reject(e, "truncated line", line, end);
+		sp[st->var].p = p;
+		sp[st->var].len = (size_t)(q - p);
+		sp[st->var].set = true;
+		p = q;
+	}
+	if (p != end)
+		return reject(e, "unexpected text after the last field", line, p);
+	return true;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* Scans a JSON string starting after its opening quote; returns its closing quote. */
+static char *json_string_end(char *p, char *end)
+{
+	for (; p < end; p++) {
+		if (*p == '"')
+			return p;
+		if (*p == '\\')
+			p++;
+	}
+	return NULL;
+}
+
+/* One flat JSON object as nginx's escape=json log_format writes it. */
+static bool parse_json(struct cs_logformat *f, char *line, size_t len, struct span *sp,
+		       struct cs_log_error *e)
+{
+	char *p = line, *end = line + len;
+
+	p = (char *)skip_ws(p, end);
+	if (p == end || *p != '{')
+		return reject(e, p == end ? "empty line" : "not a JSON object", line, p);
+	p = (char *)skip_ws(p + 1, end);
+	if (p < end && *p == '}')
+		goto close;
+	for (;;) {
+		char *key, *key_end, *val, *val_end;
+		bool quoted = false;
+
+		if (p == end)
+			return reject(e, "truncated line", line, end);
+		if (*p != '"')
+			return reject(e, "expected a JSON key", line, p);
+		key = p + 1;
+		key_end = json_string_end(key, end);
+		if (!key_end)
+			return reject(e, "truncated line", line, end);
+		p = (char *)skip_ws(key_end + 1, end);
+		if (p == end)
+			return reject(e, "truncated line", line, end);
+		if (*p != ':')
+			return reject(e, "expected ':' in JSON", line, p);
+		p = (char *)skip_ws(p + 1, end);
+		if (p == end)
+			return reject(e, "truncated line", line, end);
+		if (*p == '"') {
+			quoted = true;
+			val = p + 1;
+			val_end = json_string_end(val, end);
+			if (!val_end)
+				return reject(e, "truncated line", line, end);
+			p = val_end + 1;
+		} else if (*p == '{' || *p == '[') {
+			return reject(e, "nested JSON value", line, p);
+		} else {
+			val = p;
+			while (p < end && *p != ',' && *p != '}' && *p != ' ' && *p != '\t')
+				p++;
+			val_end = p;
+			if (val_end == val)
+				return reject(e, "expected a JSON value", line, p);
+		}
+		if (quoted || !(val_end - val == 4 && !memcmp(val, "null", 4))) {
+			size_t key_len = (size_t)(key_end - key);
+
+			for (int v = 1; v < V_COUNT; v++) {
+				if (f->keys[v].len == key_len && !memcmp(f->keys[v].name, key, key_len)) {
+					sp[v].p = val;
+					sp[v].len = (size_t)(val_end - val);
+					sp[v].set = true;
+					break;
+				}
+			}
+		}
+		p = (char *)skip_ws(p, end);
+		if (p == end)
+			return reject(e, "truncated line", line, end);
+		if (*p == '}')
+			break;
+		if (*p != ',')
+			return reject(e, "expected ',' or '}' in JSON", line, p);
+		p = (char *)skip_ws(p + 1, end);
+	}
+close:
+	p = (char *)skip_ws(p + 1, end);
+	if (p != end)
+		return reject(e, "unexpected text after the JSON object", line, p);
+	return true;
+}
+
+bool cs_logformat_parse(struct cs_logformat *f, char *line, size_t len,
+			struct cs_log_record *rec, struct cs_log_error *error)
+{
+	struct span sp[V_COUNT];
+
+	memset(sp, 0, sizeof(sp));
+	line[len] = '\0';
+	/* Fields become C strings: an embedded NUL would cut one silently. */
+	if (memchr(line, '\0', len))
+		return reject(error, "NUL byte in line", line, memchr(line, '\0', len));
+	if (!(f->json ? parse_json(f, line, len, sp, error) : parse_nginx(f, line, len, sp, error)))
+		return false;
+	return fill_record(f, sp, line, rec, error);
+}
