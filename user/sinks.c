@@ -62,6 +62,17 @@ static inline void jput(struct jbuf *j, const char *s, size_t n)
 #define JPUT_LIT(j, lit) jput((j), (lit), sizeof(lit) - 1)
 
 /* Bytes copied as they are: printable ASCII other than '"' and '\\'. */
+const unsigned char cs_reasons_by_name[CS_R_COUNT] = {
+	4, /* bot_agent */
+	2, /* burst */
+	5, /* head_request */
+	6, /* honeypot */
+	7, /* learned_range */
+	3, /* multi_ip */
+	0, /* scanner_range */
+	1, /* weak_range */
+};
+
 static const bool plain_byte[256] = {
 	[0x20 ... 0x21] = true, [0x23 ... 0x5b] = true, [0x5d ... 0x7e] = true,
 };
@@ -243,7 +254,8 @@ void cs_sink_json_write(FILE *f, const struct cs_click *click, const struct cs_v
 	JPUT_LIT(&j, ",\"verdict\":");
 	jstring_or_null(&j, cs_verdict_name(v->kind));
 	JPUT_LIT(&j, ",\"reasons\":[");
-	for (unsigned bit = 0; bit < CS_R_COUNT; bit++) {
+	for (size_t i = 0; i < CS_R_COUNT; i++) {
+		unsigned bit = cs_reasons_by_name[i];
 		const char *name;
 
 		if (!(v->reasons & (1u << bit)) || !(name = cs_reason_name(bit)))

@@ -330,30 +330,6 @@ static void test_default_path(void **state)
 		    strstr(path, "/../data/bot-agents.txt") != NULL);
 }
 
-static void test_speed(void **state)
-{
-	const size_t n_browsers = sizeof(browser_agents) / sizeof(browser_agents[0]);
-	const int rounds = 20000;
-	char err[512];
-	struct cs_agents *a = cs_agents_load(SHIPPED_LIST, err, sizeof(err));
-	struct timespec t0, t1;
-	size_t bytes = 0, hits = 0;
-	double ns;
-
-	assert_non_null(a);
-	for (size_t i = 0; i < n_browsers; i++)
-		bytes += strlen(browser_agents[i]);
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-	for (int r = 0; r < rounds; r++)
-		for (size_t i = 0; i < n_browsers; i++)
-			hits += cs_agents_match(a, browser_agents[i]);
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-	assert_int_equal(hits, 0);
-	ns = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / (rounds * n_browsers);
-	printf("# cs_agents_match: %.0f ns per browser agent (%.0f bytes average, %.2f ns/byte)\n",
-	       ns, (double)bytes / n_browsers, ns * n_browsers / bytes);
-	cs_agents_free(a);
-}
 
 int main(void)
 {
@@ -366,7 +342,6 @@ int main(void)
 		cmocka_unit_test(test_empty_list),
 		cmocka_unit_test(test_shipped_list),
 		cmocka_unit_test(test_default_path),
-		cmocka_unit_test(test_speed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -261,23 +261,6 @@ static void test_template_errors(void **state)
 	assert_null(cs_track_new_template(NULL, err, sizeof(err)));
 }
 
-static void test_speed(void **state)
-{
-	static const char target[] = "/redirect?link=kYhjd36684679Gopkfdgjhf_htwVylYcl"
-				     "&l=D0I3r8wfwlIrtfku43I0IEk3felfqy&s=RBMKHJZJHECCFGRAFOF";
-	const int n = 2000000;
-	struct timespec a, b;
-	int hits = 0;
-	double ns;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
-	for (int i = 0; i < n; i++)
-		hits += cs_track_extract(*state, target, sizeof(target) - 1, &ids);
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
-	assert_int_equal(hits, n);
-	ns = ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n;
-	printf("# cs_track_extract: %.1f ns per target (%.1f M/s)\n", ns, 1e3 / ns);
-}
 
 int main(void)
 {
@@ -293,7 +276,6 @@ int main(void)
 		cmocka_unit_test(test_custom_query),
 		cmocka_unit_test(test_template),
 		cmocka_unit_test(test_template_errors),
-		cmocka_unit_test_setup_teardown(test_speed, setup_default, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
