@@ -107,7 +107,13 @@ enum cs_event_kind {
 
 #define CS_EVF_TRUNCATED (1u << 0)      /* payload_len > captured_len */
 
-/* One ring-buffer record. */
+/*
+ * One ring-buffer record. A record holds the header and only as much of
+ * payload[] as its size class: offsetof(struct cs_event, payload) plus 0,
+ * 192, 448, 960 or CS_CAPTURE_BYTES bytes, the smallest that holds the
+ * segment's payload. Consumers read captured_len payload bytes and must
+ * check the record size covers them.
+ */
 struct cs_event {
 	__u64 ts_ns;              /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u32 ifindex;

@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The XDP program under BPF_PROG_TEST_RUN: verdicts, counters, provider
+ * statistics and ring-buffer events for fixture packets. Needs root.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+
+#include "clicksieve.skel.h"
+#include "packet_parse.h"
+#include "bpf/packet_fixtures.h"
+
+_Static_assert(sizeof(struct cs_event) == 1568, "cs_event layout changed");
+_Static_assert(offsetof(struct cs_event, payload) == 64, "cs_event header changed");
+_Static_assert(sizeof(struct cs_lpm_v4) == 8, "cs_lpm_v4 layout changed");
+_Static_assert(sizeof(struct cs_lpm_v6) == 20, "cs_lpm_v6 layout changed");
+_Static_assert(sizeof(struct cs_range_value) == 4, "cs_range_value layout changed");
+_Static_assert(sizeof(struct cs_provider_stats) == 24, "cs_provider_stats layout changed");
+_Static_assert(sizeof(struct cs_provider_name) == CS_PROVIDER_NAME_LEN, "provider name");
+
+#define TRACKED_PORT  80
+#define LO_IFINDEX    1
+#define MAX_EVENTS    16
+
+struct fixture {
+	struct clicksieve *skel;
+	struct ring_buffer *ring;
+	struct cs_event events[MAX_EVENTS];
+	size_t sizes[MAX_EVENTS];       /* record sizes */
+	int n_events;
+	int ncpus;
+	__u64 before[CS_CNT__MAX];
+};
+
+static __u8 frame[FX_MAX_FRAME];
+
+#define HEADER_BYTES offsetof(struct cs_event, payload)
+
+/* Keeps each record; one whose size does not cover its payload fails the drain. */
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct fixture *f = ctx;
+	const struct cs_event *e = data;
+
+	if (f->n_events == MAX_EVENTS || size < HEADER_BYTES || size > sizeof(*e) ||
+	    size < HEADER_BYTES + e->captured_len)
+		return -1;
+	memset(&f->events[f->n_events], 0, sizeof(*e));
+	memcpy(&f->events[f->n_events], data, size);
+	f->sizes[f->n_events++] = size;
+	return 0;
+}
+
+static int open_program(struct fixture *f, __u32 ringbuf_bytes)
+{
+	f->ncpus = libbpf_num_possible_cpus();
+	f->skel = clicksieve__open();
+	if (!f->skel)
+		return -1;
+	f->skel->rodata->tracked_ports[TRACKED_PORT / 64] |= 1ull << (TRACKED_PORT % 64);
+	if (ringbuf_bytes && bpf_map__set_max_entries(f->skel->maps.events, ringbuf_bytes))
+		return -1;
+	if (clicksieve__load(f->skel))
+		return -1;
+	f->ring = ring_buffer__new(bpf_map__fd(f->skel->maps.events), on_event, f, NULL);
+	return f->ring ? 0 : -1;
+}
+
+static int setup_sized(void **state, __u32 ringbuf_bytes)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	*state = f;
+	if (!f || open_program(f, ringbuf_bytes)) {
+		fprintf(stderr, "cannot load clicksieve XDP program (root needed)\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_sized(state, 0);
+}
+
+/* A ring buffer that holds two events. */
+static int setup_small_ring(void **state)
+{
+	return setup_sized(state, 4096);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	if (f) {
+		ring_buffer__free(f->ring);
+		clicksieve__destroy(f->skel);
+		free(f);
+	}
+	return 0;
+}
+
+static __u64 counter(struct fixture *f, __u32 index)
+{
+	__u64 values[f->ncpus], sum = 0;
+	int i;
+
+	assert_int_equal(bpf_map__lookup_elem(f->skel->maps.counters, &index, sizeof(index),
+					      values, sizeof(values), 0), 0);
+	for (i = 0; i < f->ncpus; i++)
+		sum += values[i];
+	return sum;
+}
+
+static struct cs_provider_stats provider(struct fixture *f, __u32 id)
+{
+	struct cs_provider_stats values[f->ncpus], sum = {};
+	int i;
+
+	assert_int_equal(bpf_map__lookup_elem(f->skel->maps.provider_stats, &id, sizeof(id),
+					      values, sizeof(values), 0), 0);
+	for (i = 0; i < f->ncpus; i++) {
+		sum.syns += values[i].syns;
+		sum.event_packets += values[i].event_packets;
+		sum.bytes += values[i].bytes;
+	}
+	return sum;
+}
+
+static void snapshot(struct fixture *f)
+{
+	__u32 i;
+
+	for (i = 0; i < CS_CNT__MAX; i++)
+		f->before[i] = counter(f, i);
+}
+
+static __u64 delta(struct fixture *f, __u32 index)
+{
+	return counter(f, index) - f->before[index];
+}
+
+/* Runs one frame through the program; the verdict must be XDP_PASS. */
+static void run(struct fixture *f, const void *data, size_t len)
+{
+	struct xdp_md ctx_in = { .data_end = len, .ingress_ifindex = LO_IFINDEX };
+	LIBBPF_OPTS(bpf_test_run_opts, opts,
+		.data_in = data,
+		.data_size_in = len,
+		.ctx_in = &ctx_in,
+		.ctx_size_in = sizeof(ctx_in),
+		.repeat = 1,
+	);
+	int err = bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.clicksieve_xdp), &opts);
+
+	assert_int_equal(err, 0);
+	assert_int_equal(opts.retval, XDP_PASS);
+}
+
+static int drain(struct fixture *f)
+{
+	f->n_events = 0;
+	assert_true(ring_buffer__consume(f->ring) >= 0);
+	return f->n_events;
+}
+
+static void insert_v4_range(struct fixture *f, const char *addr, __u32 plen,
+			    __u16 provider_id, __u16 flags)
+{
+	struct cs_lpm_v4 key = { .prefixlen = plen };
+	struct cs_range_value value = { .provider_id = provider_id, .flags = flags };
+
+	assert_int_equal(inet_pton(AF_INET, addr, key.addr), 1);
+	assert_int_equal(bpf_map__update_elem(f->skel->maps.ranges_v4, &key, sizeof(key),
+					      &value, sizeof(value), BPF_ANY), 0);
+}
+
+static void insert_v6_range(struct fixture *f, const char *addr, __u32 plen,
+			    __u16 provider_id, __u16 flags)
+{
+	struct cs_lpm_v6 key = { .prefixlen = plen };
+	struct cs_range_value value = { .provider_id = provider_id, .flags = flags };
+
+	assert_int_equal(inet_pton(AF_INET6, addr, key.addr), 1);
+	assert_int_equal(bpf_map__update_elem(f->skel->maps.ranges_v6, &key, sizeof(key),
+					      &value, sizeof(value), BPF_ANY), 0);
+}
+
+/* Every fixture: passed, counted once under the parser's verdict. */
+static void test_fixture_counters(void **state)
+{
+	struct fixture *f = *state;
+	size_t i;
+
+	for (i = 0; i < FX_NUM_CASES; i++) {
+		const struct fx_case *c = &fx_cases[i];
+		size_t len = fx_build(&c->desc, frame, NULL);
+		__u32 k;
+
+		snapshot(f);
+		run(f, frame, len);
+		assert_int_equal(delta(f, CS_CNT_PACKETS), 1);
+		assert_int_equal(delta(f, CS_CNT_BYTES), len);
+		for (k = CS_CNT_NON_IP; k < CS_CNT__MAX; k++) {
+			__u64 want = k == (__u32)c->want;
+
+			if (k == CS_CNT_SYNS)
+				want = c->want == 0 && c->desc.tcp_flags == CS_TCP_SYN;
+			else if (k == CS_CNT_EVENTS)
+				want = c->want == 0;
+			if (delta(f, k) != want)
+				fail_msg("%s: counter %u moved by %llu, want %llu", c->name, k,
+					 (unsigned long long)delta(f, k), (unsigned long long)want);
+		}
+		assert_int_equal(drain(f), c->want == 0);
+	}
+}
+
+static void test_syn_events(void **state)
+{
+	struct fixture *f = *state;
+	struct fx_desc v4 = { .family = 4, .vlan_tags = 2, .tcp_flags = CS_TCP_SYN, .seq = 42,
+			      .sport = 51000, .saddr = "192.0.2.33", .daddr = "198.51.100.80" };
+	struct fx_desc v6 = { .family = 6, .ext = { 0 }, .ext_count = 1, .tcp_flags = CS_TCP_SYN,
+			      .seq = 43, .saddr = "2001:db8::33", .daddr = "2001:db8:1::80" };
+	__u8 s4[16] = {}, d4[16] = {}, s6[16], d6[16];
+	struct cs_event *e;
+
+	inet_pton(AF_INET, v4.saddr, s4);
+	inet_pton(AF_INET, v4.daddr, d4);
+	inet_pton(AF_INET6, v6.saddr, s6);
+	inet_pton(AF_INET6, v6.daddr, d6);
+	run(f, frame, fx_build(&v4, frame, NULL));
+	run(f, frame, fx_build(&v6, frame, NULL));
+	assert_int_equal(drain(f), 2);
+
+	e = &f->events[0];
+	assert_int_equal(f->sizes[0], HEADER_BYTES);
+	assert_int_equal(e->kind, CS_EV_SYN);
+	assert_int_equal(e->family, 4);
+	assert_int_equal(e->sport, 51000);
+	assert_int_equal(e->dport, TRACKED_PORT);
+	assert_int_equal(e->seq, 42);
+	assert_int_equal(e->tcp_flags, CS_TCP_SYN);
+	assert_int_equal(e->ifindex, LO_IFINDEX);
+	assert_int_equal(e->payload_len, 0);
+	assert_int_equal(e->captured_len, 0);
+	assert_int_equal(e->provider_id, 0);
+	assert_true(e->ts_ns > 0);
+	assert_memory_equal(e->saddr, s4, 16);
+	assert_memory_equal(e->daddr, d4, 16);
+
+	e = &f->events[1];
+	assert_int_equal(e->kind, CS_EV_SYN);
+	assert_int_equal(e->family, 6);
+	assert_int_equal(e->seq, 43);
+	assert_memory_equal(e->saddr, s6, 16);
+	assert_memory_equal(e->daddr, d6, 16);
+	assert_true(e->ts_ns >= f->events[0].ts_ns);
+}
+
+static void test_payload_event(void **state)
+{
+	struct fixture *f = *state;
+	struct fx_desc d = { .family = 4, .vlan_tags = 1, .ipv4_opts_len = 12, .tcp_opts_len = 12,
+			     .tcp_flags = CS_TCP_ACK | CS_TCP_PSH, .seq = 0xdeadbeef,
+			     .sport = 50123, .payload = fx_request,
+			     .payload_len = sizeof(fx_request) - 1, .pad_to = 0 };
+	struct cs_event *e;
+
+	snapshot(f);
+	run(f, frame, fx_build(&d, frame, NULL));
+	assert_int_equal(drain(f), 1);
+	e = &f->events[0];
+	assert_int_equal(f->sizes[0], 256);     /* the smallest record class that holds it */
+	assert_int_equal(e->kind, CS_EV_PAYLOAD);
+	assert_int_equal(e->seq, 0xdeadbeef);
+	assert_int_equal(e->sport, 50123);
+	assert_int_equal(e->tcp_flags, CS_TCP_ACK | CS_TCP_PSH);
+	assert_int_equal(e->ev_flags, 0);
+	assert_int_equal(e->payload_len, d.payload_len);
+	assert_int_equal(e->captured_len, d.payload_len);
+	assert_memory_equal(e->payload, fx_request, d.payload_len);
+	assert_int_equal(delta(f, CS_CNT_EVENTS), 1);
+	assert_int_equal(delta(f, CS_CNT_SYNS), 0);
+	assert_int_equal(delta(f, CS_CNT_PAYLOAD_TRUNCATED), 0);
+}
+
+/* Ethernet padding after a short segment is not payload. */
+static void test_padding_is_not_payload(void **state)
+{
+	struct fixture *f = *state;
+	struct fx_desc d = { .family = 4, .tcp_flags = CS_TCP_ACK | CS_TCP_PSH,
+			     .payload = "GET", .payload_len = 3, .pad_to = 64 };
+
+	run(f, frame, fx_build(&d, frame, NULL));
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(f->events[0].payload_len, 3);
+	assert_int_equal(f->events[0].captured_len, 3);
+	assert_memory_equal(f->events[0].payload, "GET", 3);
+}
+
+static void test_long_payload_truncated(void **state)
+{
+	struct fixture *f = *state;
+	static char payload[2000];
+	struct fx_desc d = { .family = 6, .tcp_flags = CS_TCP_ACK, .payload = payload,
+			     .payload_len = sizeof(payload) };
+	size_t i;
+
+	for (i = 0; i < sizeof(payload); i++)
+		payload[i] = 'a' + i % 26;
+	snapshot(f);
+	run(f, frame, fx_build(&d, frame, NULL));
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(f->sizes[0], HEADER_BYTES + CS_CAPTURE_BYTES);
+	assert_int_equal(f->events[0].payload_len, sizeof(payload));
+	assert_int_equal(f->events[0].captured_len, CS_CAPTURE_BYTES);
+	assert_int_equal(f->events[0].ev_flags, CS_EVF_TRUNCATED);
+	assert_memory_equal(f->events[0].payload, payload, CS_CAPTURE_BYTES);
+	assert_int_equal(delta(f, CS_CNT_PAYLOAD_TRUNCATED), 1);
+}
+
+/* Each payload goes whole into the smallest record class that holds it. */
+static void test_record_classes(void **state)
+{
+	struct fixture *f = *state;
+	static const struct { size_t payload, record; } classes[] = {
+		{ 1, 256 }, { 192, 256 }, { 193, 512 }, { 448, 512 }, { 449, 1024 },
+		{ 960, 1024 }, { 961, HEADER_BYTES + CS_CAPTURE_BYTES },
+		{ CS_CAPTURE_BYTES, HEADER_BYTES + CS_CAPTURE_BYTES },
+	};
+	static char payload[CS_CAPTURE_BYTES];
+	size_t i;
+
+	for (i = 0; i < sizeof(payload); i++)
+		payload[i] = 'A' + i % 26;
+	for (i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
+		struct fx_desc d = { .family = 6, .tcp_flags = CS_TCP_ACK, .payload = payload,
+				     .payload_len = classes[i].payload };
+
+		run(f, frame, fx_build(&d, frame, NULL));
+		assert_int_equal(drain(f), 1);
+		assert_int_equal(f->sizes[0], classes[i].record);
+		assert_int_equal(f->events[0].captured_len, classes[i].payload);
+		assert_int_equal(f->events[0].ev_flags, 0);
+		assert_memory_equal(f->events[0].payload, payload, classes[i].payload);
+	}
+}
+
+static void test_fin_rst_events(void **state)
+{
+	struct fixture *f = *state;
+	struct fx_desc fin = { .family = 4, .tcp_flags = CS_TCP_FIN | CS_TCP_ACK, .seq = 5 };
+	struct fx_desc rst = { .family = 6, .tcp_flags = CS_TCP_RST, .seq = 6 };
+	struct fx_desc ack = { .family = 4, .tcp_flags = CS_TCP_ACK, .seq = 7 };
+	struct fx_desc synack = { .family = 4, .tcp_flags = CS_TCP_SYN | CS_TCP_ACK, .seq = 8 };
+
+	snapshot(f);
+	run(f, frame, fx_build(&fin, frame, NULL));
+	run(f, frame, fx_build(&ack, frame, NULL));
+	run(f, frame, fx_build(&synack, frame, NULL));
+	run(f, frame, fx_build(&rst, frame, NULL));
+	assert_int_equal(drain(f), 2);
+	assert_int_equal(f->events[0].kind, CS_EV_FIN);
+	assert_int_equal(f->events[0].seq, 5);
+	assert_int_equal(f->events[1].kind, CS_EV_RST);
+	assert_int_equal(f->events[1].seq, 6);
+	assert_int_equal(delta(f, CS_CNT_SYNS), 0);
+}
+
+static void test_untracked_port(void **state)
+{
+	struct fixture *f = *state;
+	__u16 flags[] = { CS_TCP_SYN, CS_TCP_ACK | CS_TCP_PSH, CS_TCP_FIN, CS_TCP_RST };
+	struct cs_provider_stats unlisted = provider(f, 0);
+	size_t i;
+
+	snapshot(f);
+	for (i = 0; i < 4; i++) {
+		struct fx_desc d = { .family = 4 + 2 * (i % 2), .dport = 8080,
+				     .tcp_flags = flags[i], .payload = "GET / HTTP/1.1\r\n",
+				     .payload_len = 16 };
+
+		run(f, frame, fx_build(&d, frame, NULL));
+	}
+	assert_int_equal(drain(f), 0);
+	assert_int_equal(delta(f, CS_CNT_EVENTS), 0);
+	/* The SYN is still counted, for the unlisted provider. */
+	assert_int_equal(delta(f, CS_CNT_SYNS), 1);
+	assert_int_equal(provider(f, 0).syns, unlisted.syns + 1);
+	assert_int_equal(provider(f, 0).event_packets, unlisted.event_packets);
+}
+
+static void test_scanner_range(void **state)
+{
+	struct fixture *f = *state;
+	struct fx_desc syn_other_port = { .family = 4, .saddr = "203.0.113.77", .dport = 443,
+					  .tcp_flags = CS_TCP_SYN };
+	struct fx_desc request = { .family = 4, .saddr = "203.0.113.77",
+				   .tcp_flags = CS_TCP_ACK | CS_TCP_PSH, .payload = fx_request,
+				   .payload_len = sizeof(fx_request) - 1 };
+	struct fx_desc weak6 = { .family = 6, .saddr = "2001:db8:5:1::9",
+				 .tcp_flags = CS_TCP_SYN };
+	struct fx_desc outside6 = { .family = 6, .saddr = "2001:db8:6::9",
+				    .tcp_flags = CS_TCP_SYN };
+	struct cs_provider_stats s8;
+	size_t request_len;
+
+	insert_v4_range(f, "203.0.113.0", 24, 7, 0);
+	insert_v4_range(f, "203.0.113.64", 26, 8, 0);   /* longest prefix wins */
+	insert_v6_range(f, "2001:db8:5::", 48, 9, CS_RANGE_WEAK);
+
+	run(f, frame, fx_build(&syn_other_port, frame, NULL));
+	request_len = fx_build(&request, frame, NULL);
+	run(f, frame, request_len);
+	run(f, frame, fx_build(&weak6, frame, NULL));
+	run(f, frame, fx_build(&outside6, frame, NULL));
+
+	assert_int_equal(drain(f), 3);
+	assert_int_equal(f->events[0].kind, CS_EV_PAYLOAD);
+	assert_int_equal(f->events[0].provider_id, 8);
+	assert_int_equal(f->events[1].provider_id, 9);
+	assert_int_equal(f->events[1].range_flags, CS_RANGE_WEAK);
+	assert_int_equal(f->events[2].provider_id, 0);
+
+	assert_int_equal(provider(f, 7).syns, 0);
+	s8 = provider(f, 8);
+	assert_int_equal(s8.syns, 1);
+	assert_int_equal(s8.event_packets, 1);
+	assert_int_equal(s8.bytes, request_len);
+	assert_int_equal(provider(f, 9).syns, 1);
+	assert_int_equal(provider(f, 9).event_packets, 1);
+}
+
+/* Cut a frame at every offset the kernel accepts (>= ETH_HLEN). */
+static void check_every_cut(struct fixture *f, const struct fx_desc *d)
+{
+	struct fx_layout lay;
+	static __u8 full[FX_MAX_FRAME];
+	size_t len = fx_build(d, full, &lay), cut;
+
+	for (cut = CS_ETH_HLEN; cut < len; cut++) {
+		int want = fx_truncation_error(d, &lay, cut);
+
+		snapshot(f);
+		memcpy(frame, full, cut);
+		run(f, frame, cut);
+		if (delta(f, want) != 1 || delta(f, CS_CNT_EVENTS) != 0 ||
+		    delta(f, CS_CNT_SYNS) != 0)
+			fail_msg("cut at %zu of %zu: counter %d moved by %llu, events %llu",
+				 cut, len, want, (unsigned long long)delta(f, want),
+				 (unsigned long long)delta(f, CS_CNT_EVENTS));
+	}
+	assert_int_equal(drain(f), 0);
+}
+
+static void test_truncated_frames(void **state)
+{
+	struct fixture *f = *state;
+	struct fx_desc v4 = { .family = 4, .vlan_tags = 2, .ipv4_opts_len = 8, .tcp_opts_len = 12,
+			      .tcp_flags = CS_TCP_SYN, .payload = fx_request, .payload_len = 40 };
+	struct fx_desc v6 = { .family = 6, .vlan_tags = 1, .ext = { 0, 44, 51, 43, 60 },
+			      .ext_count = 5, .tcp_opts_len = 12, .tcp_flags = CS_TCP_SYN,
+			      .payload = fx_request, .payload_len = 40 };
+
+	check_every_cut(f, &v4);
+	check_every_cut(f, &v6);
+}
+
+/* Full-size records: two fit in the 4096-byte ring. */
+static void test_full_ring_drops(void **state)
+{
+	struct fixture *f = *state;
+	static char payload[1200];
+	struct fx_desc d = { .family = 4, .tcp_flags = CS_TCP_ACK | CS_TCP_PSH,
+			     .payload = payload, .payload_len = sizeof(payload) };
+	size_t len = fx_build(&d, frame, NULL);
+	int i;
+
+	snapshot(f);
+	for (i = 0; i < 5; i++)
+		run(f, frame, len);
+	assert_int_equal(delta(f, CS_CNT_EVENTS), 2);
+	assert_int_equal(delta(f, CS_CNT_EVENTS_DROPPED), 3);
+	assert_int_equal(drain(f), 2);
+
+	/* Drained, it takes events again. */
+	run(f, frame, len);
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(delta(f, CS_CNT_EVENTS_DROPPED), 3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fixture_counters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syn_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_payload_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_padding_is_not_payload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_payload_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_record_classes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fin_rst_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_untracked_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scanner_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_frames, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_ring_drops, setup_small_ring, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The XDP program's packet parser (include/packet_parse.h), compiled by the
+ * host compiler, on the same fixtures as tests/bpf/test_xdp.c.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "packet_parse.h"
+#include "bpf/packet_fixtures.h"
+
+static __u8 frame[FX_MAX_FRAME];
+
+static void test_cases(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < FX_NUM_CASES; i++) {
+		const struct fx_case *c = &fx_cases[i];
+		struct fx_layout lay;
+		size_t len = fx_build(&c->desc, frame, &lay);
+		struct cs_pkt pkt;
+		int rc = cs_parse_packet(frame, frame + len, &pkt);
+
+		if (rc != c->want)
+			fail_msg("%s: parse gave %d, want %d", c->name, rc, c->want);
+		if (rc != CS_PARSE_OK)
+			continue;
+		assert_int_equal(pkt.family, c->desc.family);
+		assert_int_equal(pkt.vlan_tags, c->desc.vlan_tags);
+		assert_int_equal(pkt.l3_off, lay.l3_off);
+		assert_int_equal(pkt.l4_off, lay.l4_off);
+		assert_int_equal(pkt.payload_off, lay.payload_off);
+		assert_int_equal(pkt.payload_len, c->desc.payload_len);
+		assert_int_equal(pkt.tcp_flags, c->desc.tcp_flags);
+		assert_int_equal(pkt.sport, 40000);
+		assert_int_equal(pkt.dport, 80);
+		assert_int_equal(pkt.seq, c->desc.seq);
+		assert_int_equal(pkt.first_fragment, c->desc.more_fragments);
+		assert_memory_equal(frame + pkt.payload_off, c->desc.payload ? c->desc.payload : "",
+				    pkt.payload_len);
+	}
+}
+
+static void test_addresses(void **state)
+{
+	struct fx_desc v4 = { .family = 4, .saddr = "203.0.113.7", .daddr = "198.51.100.1" };
+	struct fx_desc v6 = { .family = 6, .vlan_tags = 2, .ext = { 0, 43 }, .ext_count = 2,
+			      .saddr = "2001:db8:5::1", .daddr = "2001:db8:6::2" };
+	__u8 want_s[16] = {}, want_d[16] = {};
+	struct cs_pkt pkt;
+	size_t len;
+
+	len = fx_build(&v4, frame, NULL);
+	assert_int_equal(cs_parse_packet(frame, frame + len, &pkt), CS_PARSE_OK);
+	inet_pton(AF_INET, "203.0.113.7", want_s);
+	inet_pton(AF_INET, "198.51.100.1", want_d);
+	assert_memory_equal(pkt.saddr, want_s, 16);
+	assert_memory_equal(pkt.daddr, want_d, 16);
+
+	len = fx_build(&v6, frame, NULL);
+	assert_int_equal(cs_parse_packet(frame, frame + len, &pkt), CS_PARSE_OK);
+	inet_pton(AF_INET6, "2001:db8:5::1", want_s);
+	inet_pton(AF_INET6, "2001:db8:6::2", want_d);
+	assert_memory_equal(pkt.saddr, want_s, 16);
+	assert_memory_equal(pkt.daddr, want_d, 16);
+}
+
+/* Every proper prefix of a valid frame is an error, of the header it cuts. */
+static void check_every_cut(const struct fx_desc *d)
+{
+	struct fx_layout lay;
+	size_t len = fx_build(d, frame, &lay), cut;
+	struct cs_pkt pkt;
+
+	for (cut = 0; cut < len; cut++) {
+		int rc = cs_parse_packet(frame, frame + cut, &pkt);
+		int want = fx_truncation_error(d, &lay, cut);
+
+		if (rc != want)
+			fail_msg("cut at %zu of %zu: parse gave %d, want %d", cut, len, rc, want);
+	}
+	assert_int_equal(cs_parse_packet(frame, frame + len, &pkt), CS_PARSE_OK);
+}
+
+static void test_truncation_ipv4(void **state)
+{
+	struct fx_desc d = { .family = 4, .vlan_tags = 2, .ipv4_opts_len = 8, .tcp_opts_len = 12,
+			     .tcp_flags = CS_TCP_ACK, .payload = fx_request, .payload_len = 40 };
+
+	check_every_cut(&d);
+}
+
+static void test_truncation_ipv6(void **state)
+{
+	struct fx_desc d = { .family = 6, .vlan_tags = 1, .ext = { 0, 44, 51, 60 }, .ext_count = 4,
+			     .tcp_opts_len = 12, .tcp_flags = CS_TCP_ACK, .payload = fx_request,
+			     .payload_len = 40 };
+
+	check_every_cut(&d);
+}
+
+/* An IP length that claims less than the headers is malformed, not a short read. */
+static void test_short_ip_length(void **state)
+{
+	struct fx_desc d = { .family = 4, .tcp_flags = CS_TCP_SYN };
+	struct fx_layout lay;
+	size_t len = fx_build(&d, frame, &lay);
+	struct cs_pkt pkt;
+
+	fx_put16(frame + lay.l3_off + 2, 30);   /* IP length ends inside the TCP header */
+	assert_int_equal(cs_parse_packet(frame, frame + len, &pkt), CS_CNT_ERR_TCP);
+	fx_put16(frame + lay.l3_off + 2, 12);   /* less than the IPv4 header */
+	assert_int_equal(cs_parse_packet(frame, frame + len, &pkt), CS_CNT_ERR_IPV4);
+
+	d.family = 6;
+	len = fx_build(&d, frame, &lay);
+	fx_put16(frame + lay.l3_off + 4, 10);
+	assert_int_equal(cs_parse_packet(frame, frame + len, &pkt), CS_CNT_ERR_TCP);
+	frame[lay.l3_off] = 0x40;               /* version 4 in an IPv6 ethertype */
+	assert_int_equal(cs_parse_packet(frame, frame + len, &pkt), CS_CNT_ERR_IPV6);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_truncation_ipv4),
+		cmocka_unit_test(test_truncation_ipv6),
+		cmocka_unit_test(test_short_ip_length),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
