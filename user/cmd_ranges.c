@@ -3,11 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clicksieve_abi.h"
 #include "commands.h"
 #include "ranges.h"
+#include "ranges_import.h"
 #include "ranges_sync.h"
 
 static const char ranges_usage[] =
@@ -22,6 +25,8 @@ static const char ranges_usage[] =
 	"  dump [--pin-dir DIR]       print the pinned maps in list format, sorted\n"
 	"  bpftool FILE... [--pin-dir DIR]\n"
 	"                             print a `bpftool batch file` that loads the lists\n"
+	"  import --format FORMAT FEED [-o FILE]\n"
+	"                             convert a provider's range feed into a list\n"
 	"\n"
 	"List format: one 'PREFIX PROVIDER [weak|allow]' a line, '#' comments.\n"
 	"'clicksieve ranges COMMAND --help' describes each command.\n";
@@ -63,7 +68,44 @@ static const char bpftool_usage[] =
 	"for a running instance prefer 'clicksieve ranges load', which keeps provider ids\n"
 	"and removes stale prefixes.\n";
 
-enum { OPT_PIN_DIR = 256, OPT_RANGES };
+static const char import_usage[] =
+	"Usage: clicksieve ranges import --format FORMAT [OPTIONS] FEED\n"
+	"\n"
+	"Converts a provider's published range feed (FEED, or - for stdin) into a range\n"
+	"list with a provenance header. Duplicates are merged; a malformed entry is an\n"
+	"error naming it, and nothing is written.\n"
+	"\n"
+	"Formats (default provider name):\n"
+	"  aws      AWS ip-ranges.json (aws)\n"
+	"  gcp      Google Cloud cloud.json (gcp)\n"
+	"  goog     Google goog.json, all Google blocks (google)\n"
+	"  azure    Azure Service Tags ServiceTags_Public_*.json (azure)\n"
+	"  m365     Microsoft 365 endpoints, endpoints.office.com (microsoft)\n"
+	"  oracle   Oracle Cloud public_ip_ranges.json (oracle)\n"
+	"  csv      RFC 8805 geofeed: prefix,country,region,city,postal (needs --provider)\n"
+	"  plain    one prefix or address a line, '#' comments (needs --provider)\n"
+	"\n"
+	"Options:\n"
+	"  -f, --format FORMAT     feed format (required)\n"
+	"  -P, --provider NAME     provider name in the list ([a-z0-9_-], at most 31)\n"
+	"  -s, --service NAME      keep only entries whose own service/tag fields equal\n"
+	"                          NAME, ignoring case (repeatable): aws service or region\n"
+	"                          (EC2, eu-west-1), gcp service or scope, azure tag name,\n"
+	"                          systemService or region (AzureCloud.westeurope), m365\n"
+	"                          id or serviceArea (10, Exchange), oracle region or tag,\n"
+	"                          csv country or region (US, US-CA)\n"
+	"      --weak              flag every range weak (weak evidence only)\n"
+	"  -x, --exclude LIST      leave out prefixes that LIST names for another provider\n"
+	"                          or with other flags, so both load together (repeatable)\n"
+	"      --mask-host-bits    accept entries with host bits set (10.0.0.1/8), masked\n"
+	"                          with a warning; without it they are errors\n"
+	"      --source TEXT       the feed's name in the header, e.g. its URL\n"
+	"                          (default: FEED's file name)\n"
+	"  -o, --output FILE       write FILE atomically (temporary file, then rename)\n"
+	"                          instead of stdout\n"
+	"Exit status: 0 written, 1 write failed, 2 bad arguments or a malformed feed.\n";
+
+enum { OPT_PIN_DIR = 256, OPT_RANGES, OPT_WEAK, OPT_MASK, OPT_SOURCE };
 
 struct sub_opts {
 	const char *pin_dir;
@@ -386,6 +428,207 @@ static int do_bpftool(int argc, char **argv)
 	return 0;
 }
 
+static void print_warning(void *ctx, const char *msg)
+{
+	fprintf(stderr, "clicksieve ranges import: warning: %s\n", msg);
+}
+
+/* Writes path through a temporary file beside it, so readers see old or new. */
+static int write_atomically(const char *path, const struct cs_import_opts *io,
+			    const struct cs_import *imp, const char *source)
+{
+	size_t n = strlen(path);
+	char *tmp = malloc(n + 8);
+	FILE *f = NULL;
+	int fd = -1, ret = -1;
+
+	if (!tmp) {
+		fprintf(stderr, "clicksieve ranges import: out of memory\n");
+		return -1;
+	}
+	memcpy(tmp, path, n);
+	memcpy(tmp + n, ".XXXXXX", 8);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		fprintf(stderr, "clicksieve ranges import: %s: %m\n", tmp);
+		goto out;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		fprintf(stderr, "clicksieve ranges import: %s: %m\n", tmp);
+		close(fd);
+		goto out_unlink;
+	}
+	if (cs_import_write(io, imp, source, time(NULL), f) || fflush(f) || fsync(fileno(f)) ||
+	    fchmod(fileno(f), 0644)) {
+		fprintf(stderr, "clicksieve ranges import: %s: %m\n", tmp);
+		fclose(f);
+		goto out_unlink;
+	}
+	if (fclose(f)) {
+		fprintf(stderr, "clicksieve ranges import: %s: %m\n", tmp);
+		goto out_unlink;
+	}
+	if (rename(tmp, path)) {
+		fprintf(stderr, "clicksieve ranges import: %s: %m\n", path);
+		goto out_unlink;
+	}
+	ret = 0;
+	goto out;
+out_unlink:
+	unlink(tmp);
+out:
+	free(tmp);
+	return ret;
+}
+
+static int do_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "provider", required_argument, NULL, 'P' },
+		{ "service", required_argument, NULL, 's' },
+		{ "exclude", required_argument, NULL, 'x' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "weak", no_argument, NULL, OPT_WEAK },
+		{ "mask-host-bits", no_argument, NULL, OPT_MASK },
+		{ "source", required_argument, NULL, OPT_SOURCE },
+		{ 0 }
+	};
+	struct cs_import_opts io = { .warn = print_warning };
+	struct cs_import imp = { 0 };
+	struct cs_ranges *exclude = NULL;
+	const char **services = NULL, **excludes = NULL;
+	size_t n_excludes = 0;
+	const char *format = NULL, *output = NULL, *source = NULL, *feed;
+	char err[512];
+	int c, ret = 2;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hf:P:s:x:o:", opts, NULL)) != -1) {
+		const char ***list = NULL;
+		size_t *count = NULL;
+
+		switch (c) {
+		case 'h':
+			fputs(import_usage, stdout);
+			ret = 0;
+			goto out;
+		case 'f':
+			format = optarg;
+			break;
+		case 'P':
+			io.provider = optarg;
+			break;
+		case 's':
+			list = &services;
+			count = &io.service_count;
+			break;
+		case 'x':
+			list = &excludes;
+			count = &n_excludes;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case OPT_WEAK:
+			io.weak = true;
+			break;
+		case OPT_MASK:
+			io.mask_host_bits = true;
+			break;
+		case OPT_SOURCE:
+			source = optarg;
+			break;
+		case ':':
+			fprintf(stderr, "clicksieve ranges import: option '%s' needs a value\n",
+				argv[optind - 1]);
+			fputs(import_usage, stderr);
+			goto out;
+		default:
+			fprintf(stderr, "clicksieve ranges import: unknown option '%s'\n",
+				argv[optind - 1]);
+			fputs(import_usage, stderr);
+			goto out;
+		}
+		if (list) {
+			const char **grown = realloc(*list, (*count + 1) * sizeof(*grown));
+
+			if (!grown) {
+				fprintf(stderr, "clicksieve ranges import: out of memory\n");
+				goto out;
+			}
+			*list = grown;
+			grown[(*count)++] = optarg;
+		}
+	}
+	io.services = services;
+	if (!format) {
+		fprintf(stderr, "clicksieve ranges import: --format is required\n");
+		fputs(import_usage, stderr);
+		goto out;
+	}
+	if (cs_feed_format_parse(format, &io.format)) {
+		fprintf(stderr, "clicksieve ranges import: unknown format '%s' "
+			"(aws, gcp, goog, azure, m365, oracle, csv, plain)\n", format);
+		goto out;
+	}
+	if (!io.provider && !cs_feed_default_provider(io.format)) {
+		fprintf(stderr, "clicksieve ranges import: --format %s needs --provider NAME\n",
+			format);
+		goto out;
+	}
+	if (io.provider && !cs_import_provider_valid(io.provider)) {
+		fprintf(stderr, "clicksieve ranges import: bad provider name '%s' "
+			"(want [a-z0-9_-], 1-%d characters)\n", io.provider, CS_PROVIDER_NAME_LEN - 1);
+		goto out;
+	}
+	if (io.service_count && !cs_feed_service_fields(io.format)) {
+		fprintf(stderr, "clicksieve ranges import: --service: %s feeds have no service "
+			"fields\n", format);
+		goto out;
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "clicksieve ranges import: want exactly one feed file, got %d\n",
+			argc - optind);
+		fputs(import_usage, stderr);
+		goto out;
+	}
+	feed = argv[optind];
+	if (!source) {
+		const char *slash = strrchr(feed, '/');
+
+		source = !strcmp(feed, "-") ? "stdin" : slash ? slash + 1 : feed;
+	}
+	if (n_excludes) {
+		exclude = load_lists(excludes, n_excludes);
+		if (!exclude)
+			goto out;
+		io.exclude = exclude;
+	}
+	if (cs_import_file(&io, feed, &imp, err, sizeof(err))) {
+		fprintf(stderr, "clicksieve ranges import: %s\n", err);
+		goto out;
+	}
+	ret = 1;
+	if (output) {
+		if (write_atomically(output, &io, &imp, source))
+			goto out;
+	} else if (cs_import_write(&io, &imp, source, time(NULL), stdout) || fflush(stdout)) {
+		perror("clicksieve ranges import: stdout");
+		goto out;
+	}
+	ret = 0;
+out:
+	cs_import_release(&imp);
+	cs_ranges_free(exclude);
+	free(services);
+	free(excludes);
+	return ret;
+}
+
 int cmd_ranges(int argc, char **argv)
 {
 	static const struct {
@@ -397,6 +640,7 @@ int cmd_ranges(int argc, char **argv)
 		{ "load", do_load },
 		{ "dump", do_dump },
 		{ "bpftool", do_bpftool },
+		{ "import", do_import },
 	};
 
 	if (argc < 2) {
