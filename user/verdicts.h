@@ -22,7 +22,7 @@ struct cs_classifier_config {
 	uint64_t reorder_window_us;     /* default 5 s */
 	uint8_t v4_client_prefix;       /* default 32 */
 	uint8_t v6_client_prefix;       /* default 64 */
-	size_t max_pairs;               /* LRU cap on message x recipient state */
+	size_t max_pairs;               /* LRU cap on message x recipient state; 0 = none */
 	const struct cs_ranges *ranges; /* may be NULL */
 	const struct cs_agents *agents; /* may be NULL */
 	const char *const *honeypot_links;
@@ -35,9 +35,12 @@ struct cs_classifier_stats {
 	uint64_t reasons[CS_R_COUNT];   /* by reason bit index */
 	uint64_t late_clicks;           /* older than the reorder window allows */
 	uint64_t pairs_active;
-	uint64_t pairs_expired;
+	uint64_t pairs_expired;         /* dropped once no rule could use them */
 	uint64_t pairs_evicted;         /* LRU cap hit */
 	uint64_t pending;               /* clicks awaiting a final verdict */
+	uint64_t unqueued;              /* judged at once: no memory to wait for finality */
+	uint64_t state_bytes;           /* pair state: table, slots, expiry queue, timelines */
+	uint64_t pending_bytes;         /* pending clicks with their strings */
 };
 
 /* Called once per click, in the order verdicts become final. */
@@ -46,8 +49,14 @@ typedef void (*cs_verdict_fn)(void *ctx, const struct cs_click *click,
 
 void cs_classifier_config_defaults(struct cs_classifier_config *cfg);
 
+/*
+ * NULL with errno EINVAL on a bad config (prefix too long, NULL callback or
+ * honeypot). Honeypot links are copied; ranges and agents are borrowed and
+ * must outlive the classifier.
+ */
 struct cs_classifier *cs_classifier_new(const struct cs_classifier_config *cfg,
 					cs_verdict_fn fn, void *ctx);
+/* Pending clicks get no verdict: call cs_classifier_finish() first. */
 void cs_classifier_free(struct cs_classifier *c);
 
 /* Copies what it keeps of the click; feeding also advances event time. */
