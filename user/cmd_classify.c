@@ -11,9 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agents.h"
+#include "clicks.h"
 #include "commands.h"
 #include "config.h"
+#include "options.h"
 #include "logformat.h"
 #include "proxy.h"
 #include "ranges.h"
@@ -41,14 +42,12 @@ struct summary {
 
 struct classify {
 	struct cs_logformat *format;
-	struct cs_proxies *proxies;
-	struct cs_track *track;
-	struct cs_classifier *classifier;
+	struct cs_clicks clicks;
 	bool strict;
 	bool want_summary;
 	bool progress;
 	struct summary summary;
-	uint64_t lines, clicks, untracked, bad_lines, via_proxy;
+	uint64_t lines, bad_lines;
 	uint64_t last_ts_us;            /* newest event time seen */
 	int exit_code;
 };
@@ -68,14 +67,7 @@ static void usage(FILE *f)
 "  -f, --format FMT         combined (default), common, json, or an nginx\n"
 "                           log_format string such as\n"
 "                           '$remote_addr [$time_iso8601] \"$request\" \"$http_user_agent\"'\n"
-"  -r, --ranges FILE        scanner range list (repeatable; default: the shipped list)\n"
-"  -c, --config FILE        INI configuration (see clicksieve.conf.example)\n"
-"      --trust-proxy CIDR   take the client from X-Forwarded-For / Forwarded when\n"
-"                           the logged peer is in CIDR (repeatable)\n"
-"      --honeypot LINK      a hidden link id no person can see (repeatable)\n"
-"      --burst-window D     clicks of one message x recipient within D are a burst (2s)\n"
-"      --multi-ip-window D  other addresses within D after a click are machines (10m)\n"
-"      --reorder-window D   how far out of time order lines may be (5s)\n"
+CS_JUDGE_USAGE
 "      --idle-advance D     with --follow: after D without lines, event time\n"
 "                           follows the wall clock (1s)\n"
 "  -F, --follow             keep reading growing files across rotation\n"
@@ -184,12 +176,12 @@ static void print_summary(struct classify *c)
 				(unsigned long long)m->reasons[r]);
 		fputc('\n', stderr);
 	}
-	cs_classifier_get_stats(c->classifier, &st);
+	cs_classifier_get_stats(c->clicks.classifier, &st);
 	fprintf(stderr, "lines %llu, clicks %llu, not tracking URLs %llu, bad lines %llu, "
 		"client from proxy header %llu, late clicks %llu, pairs evicted %llu\n",
-		(unsigned long long)c->lines, (unsigned long long)c->clicks,
-		(unsigned long long)c->untracked, (unsigned long long)c->bad_lines,
-		(unsigned long long)c->via_proxy, (unsigned long long)st.late_clicks,
+		(unsigned long long)c->lines, (unsigned long long)c->clicks.stats.clicks,
+		(unsigned long long)c->clicks.stats.untracked, (unsigned long long)c->bad_lines,
+		(unsigned long long)c->clicks.stats.via_proxy, (unsigned long long)st.late_clicks,
 		(unsigned long long)st.pairs_evicted);
 }
 
@@ -233,36 +225,25 @@ static bool handle_line(struct classify *c, const char *file, char *text, size_t
 {
 	struct cs_log_record rec;
 	struct cs_log_error err;
-	struct cs_track_ids ids;
-	struct cs_click click;
-	size_t mlen;
 
 	c->lines++;
 	if (!cs_logformat_parse(c->format, text, len, &rec, &err))
 		return bad_line(c, file, line, err.reason, err.column);
 	if (rec.ts_us > c->last_ts_us)
 		c->last_ts_us = rec.ts_us;
-	if (!cs_track_extract(c->track, rec.target, rec.target_len, &ids)) {
-		c->untracked++;
-		return true;
-	}
-	memset(&click, 0, sizeof(click));
-	click.ts_us = rec.ts_us;
-	if (cs_proxy_client(c->proxies, &rec.remote, rec.xff, rec.xff_len, rec.forwarded,
-			    rec.forwarded_len, &click.client))
-		c->via_proxy++;
-	mlen = strlen(rec.method);
-	if (mlen >= CS_METHOD_LEN)
-		mlen = CS_METHOD_LEN - 1;
-	memcpy(click.method, rec.method, mlen);
-	click.message = ids.message;
-	click.recipient = ids.recipient;
-	click.link = ids.link;
-	click.user_agent = rec.user_agent;
-	click.pos.file = file;
-	click.pos.line = line;
-	c->clicks++;
-	cs_classifier_feed(c->classifier, &click);
+	cs_clicks_feed(&c->clicks, &(struct cs_seen_request){
+		.ts_us = rec.ts_us,
+		.peer = rec.remote,
+		.method = rec.method,
+		.target = rec.target,
+		.target_len = rec.target_len,
+		.user_agent = rec.user_agent,
+		.xff = rec.xff,
+		.xff_len = rec.xff_len,
+		.forwarded = rec.forwarded,
+		.forwarded_len = rec.forwarded_len,
+		.pos = { .file = file, .line = line },
+	});
 	return true;
 }
 
@@ -341,62 +322,28 @@ static void follow(struct classify *c, struct cs_log_source **srcs, size_t n, ui
 			continue;
 		/* Idle: event time moves on with the wall clock so verdicts do not stall. */
 		if (last_line_wall && wall_us() - last_line_wall >= idle_advance_us)
-			cs_classifier_advance(c->classifier, c->last_ts_us + (wall_us() - last_line_wall));
+			cs_classifier_advance(c->clicks.classifier, c->last_ts_us + (wall_us() - last_line_wall));
 		fflush(stdout);
 		nanosleep(&(struct timespec){ .tv_nsec = FOLLOW_POLL_NS }, NULL);
 	}
 }
 
 struct options {
-	struct cs_config cfg;
+	struct cs_judge_opts judge;
 	const char *format;
-	const char **config_files;
-	size_t n_config_files;
-	char **cli_ranges, **cli_proxies, **cli_honeypots;
-	size_t n_cli_ranges, n_cli_proxies, n_cli_honeypots;
-	bool burst_set, multi_ip_set, reorder_set, idle_set;
-	uint64_t burst_us, multi_ip_us, reorder_us, idle_us;
+	bool idle_set;
+	uint64_t idle_us;
 	bool follow, strict, summary;
 };
 
-static bool push(char ***list, size_t *n, char *value)
-{
-	char **grown = realloc(*list, (*n + 1) * sizeof(**list));
-
-	if (!grown)
-		return false;
-	grown[(*n)++] = value;
-	*list = grown;
-	return true;
-}
-
-static bool duration_arg(const char *opt, const char *value, uint64_t *out, bool *set)
-{
-	if (!cs_parse_duration(value, out)) {
-		fprintf(stderr, "clicksieve classify: %s: bad duration '%s' (use e.g. 2s, 500ms, 10m)\n",
-			opt, value);
-		return false;
-	}
-	*set = true;
-	return true;
-}
-
-enum {
-	OPT_TRUST_PROXY = 256, OPT_HONEYPOT, OPT_BURST, OPT_MULTI_IP, OPT_REORDER, OPT_IDLE, OPT_STRICT,
-};
+enum { OPT_IDLE = 256, OPT_STRICT };
 
 /* Returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
+		CS_JUDGE_LONGOPTS,
 		{ "format", required_argument, NULL, 'f' },
-		{ "ranges", required_argument, NULL, 'r' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "trust-proxy", required_argument, NULL, OPT_TRUST_PROXY },
-		{ "honeypot", required_argument, NULL, OPT_HONEYPOT },
-		{ "burst-window", required_argument, NULL, OPT_BURST },
-		{ "multi-ip-window", required_argument, NULL, OPT_MULTI_IP },
-		{ "reorder-window", required_argument, NULL, OPT_REORDER },
 		{ "idle-advance", required_argument, NULL, OPT_IDLE },
 		{ "follow", no_argument, NULL, 'F' },
 		{ "strict", no_argument, NULL, OPT_STRICT },
@@ -404,32 +351,25 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int opt;
-	bool ok = true;
+	int opt, rc;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "f:r:c:Fsh", longopts, NULL)) != -1) {
+	o->judge.cmd = "classify";
+	while ((opt = getopt_long(argc, argv, CS_JUDGE_SHORTOPTS "f:Fsh", longopts, NULL)) != -1) {
+		rc = cs_judge_opt(&o->judge, opt, optarg);
+		if (rc > 1)
+			return rc;
+		if (rc == 1)
+			continue;
 		switch (opt) {
 		case 'f': o->format = optarg; break;
-		case 'r': ok = push(&o->cli_ranges, &o->n_cli_ranges, optarg); break;
-		case 'c': ok = push((char ***)&o->config_files, &o->n_config_files, optarg); break;
-		case OPT_TRUST_PROXY: ok = push(&o->cli_proxies, &o->n_cli_proxies, optarg); break;
-		case OPT_HONEYPOT: ok = push(&o->cli_honeypots, &o->n_cli_honeypots, optarg); break;
-		case OPT_BURST:
-			if (!duration_arg("--burst-window", optarg, &o->burst_us, &o->burst_set))
-				return 2;
-			break;
-		case OPT_MULTI_IP:
-			if (!duration_arg("--multi-ip-window", optarg, &o->multi_ip_us, &o->multi_ip_set))
-				return 2;
-			break;
-		case OPT_REORDER:
-			if (!duration_arg("--reorder-window", optarg, &o->reorder_us, &o->reorder_set))
-				return 2;
-			break;
 		case OPT_IDLE:
-			if (!duration_arg("--idle-advance", optarg, &o->idle_us, &o->idle_set))
+			if (!cs_parse_duration(optarg, &o->idle_us)) {
+				fprintf(stderr, "clicksieve classify: --idle-advance: bad duration '%s' "
+					"(use e.g. 2s, 500ms, 10m)\n", optarg);
 				return 2;
+			}
+			o->idle_set = true;
 			break;
 		case 'F': o->follow = true; break;
 		case OPT_STRICT: o->strict = true; break;
@@ -441,10 +381,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 			fprintf(stderr, "Try 'clicksieve classify --help'.\n");
 			return 2;
 		}
-		if (!ok) {
-			fprintf(stderr, "clicksieve classify: out of memory\n");
-			return 1;
-		}
 	}
 	if (optind == argc) {
 		fprintf(stderr, "clicksieve classify: no input (give FILE... or '-')\n"
@@ -454,104 +390,43 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return -1;
 }
 
-/* Config files first, then the command line on top. Returns -1 or an exit code. */
-static int build_config(struct options *o)
-{
-	struct cs_config *cfg = &o->cfg;
-	char err[512];
-
-	for (size_t i = 0; i < o->n_config_files; i++) {
-		if (cs_config_load(cfg, o->config_files[i], err, sizeof(err))) {
-			fprintf(stderr, "clicksieve classify: %s\n", err);
-			return 2;
-		}
-	}
-	for (size_t i = 0; i < o->n_cli_ranges; i++)
-		if (cs_config_add_range_file(cfg, o->cli_ranges[i]))
-			return 1;
-	for (size_t i = 0; i < o->n_cli_proxies; i++)
-		if (cs_config_add_trusted_proxy(cfg, o->cli_proxies[i]))
-			return 1;
-	for (size_t i = 0; i < o->n_cli_honeypots; i++)
-		if (cs_config_add_honeypot(cfg, o->cli_honeypots[i]))
-			return 1;
-	if (o->burst_set)
-		cfg->classifier.burst_window_us = o->burst_us;
-	if (o->multi_ip_set)
-		cfg->classifier.multi_ip_window_us = o->multi_ip_us;
-	if (o->reorder_set)
-		cfg->classifier.reorder_window_us = o->reorder_us;
-	if (o->idle_set)
-		cfg->idle_advance_us = o->idle_us;
-	return -1;
-}
-
 int cmd_classify(int argc, char **argv)
 {
 	struct options o = { 0 };
 	struct classify c = { 0 };
-	struct cs_ranges *ranges = NULL;
-	struct cs_agents *agents = NULL;
+	struct cs_judge judge = { 0 };
 	struct cs_log_source **srcs = NULL;
 	size_t n_files = 0;
 	const char *format;
 	char err[512];
 	int rc;
 
-	cs_config_init(&o.cfg);
 	rc = parse_args(argc, argv, &o);
 	if (rc >= 0)
 		goto out;
-	rc = build_config(&o);
-	if (rc >= 0)
+	rc = cs_judge_build(&judge, &o.judge);
+	if (rc)
 		goto out;
+	if (o.idle_set)
+		judge.cfg.idle_advance_us = o.idle_us;
 	rc = 2;
-	format = o.format ? o.format : o.cfg.log_format ? o.cfg.log_format : "combined";
+	format = o.format ? o.format : judge.cfg.log_format ? judge.cfg.log_format : "combined";
 	{
-		const char *vars[o.cfg.n_json_keys + 1], *keys[o.cfg.n_json_keys + 1];
+		const char *vars[judge.cfg.n_json_keys + 1], *keys[judge.cfg.n_json_keys + 1];
 
-		for (size_t i = 0; i < o.cfg.n_json_keys; i++) {
-			vars[i] = o.cfg.json_keys[i].var;
-			keys[i] = o.cfg.json_keys[i].key;
+		for (size_t i = 0; i < judge.cfg.n_json_keys; i++) {
+			vars[i] = judge.cfg.json_keys[i].var;
+			keys[i] = judge.cfg.json_keys[i].key;
 		}
-		c.format = cs_logformat_compile(format, vars, keys, o.cfg.n_json_keys, err, sizeof(err));
+		c.format = cs_logformat_compile(format, vars, keys, judge.cfg.n_json_keys, err,
+						sizeof(err));
 	}
 	if (!c.format) {
 		fprintf(stderr, "clicksieve classify: --format: %s\n", err);
 		goto out;
 	}
-	c.proxies = cs_config_proxies_new(&o.cfg, err, sizeof(err));
-	if (!c.proxies) {
-		fprintf(stderr, "clicksieve classify: --trust-proxy %s\n", err);
-		goto out;
-	}
-	c.track = cs_config_track_new(&o.cfg, err, sizeof(err));
-	if (!c.track) {
-		fprintf(stderr, "clicksieve classify: tracking URL: %s\n", err);
-		goto out;
-	}
-	ranges = cs_ranges_new();
-	if (!ranges) {
-		rc = 1;
-		goto out;
-	}
-	if (o.cfg.n_range_files == 0 && cs_config_add_range_file(&o.cfg, cs_ranges_default_path())) {
-		rc = 1;
-		goto out;
-	}
-	for (size_t i = 0; i < o.cfg.n_range_files; i++) {
-		if (cs_ranges_load_file(ranges, o.cfg.range_files[i], err, sizeof(err))) {
-			fprintf(stderr, "clicksieve classify: %s\n", err);
-			goto out;
-		}
-	}
-	agents = cs_agents_load(cs_agents_default_path(), err, sizeof(err));
-	if (!agents) {
-		fprintf(stderr, "clicksieve classify: %s\n", err);
-		goto out;
-	}
-	o.cfg.classifier.ranges = ranges;
-	o.cfg.classifier.agents = agents;
+	c.clicks.track = judge.track;
+	c.clicks.proxies = judge.proxies;
 
 	/* Check every input before printing anything. */
 	n_files = (size_t)(argc - optind);
@@ -577,8 +452,8 @@ int cmd_classify(int argc, char **argv)
 	c.strict = o.strict;
 	c.want_summary = o.summary;
 	c.progress = !o.follow && isatty(STDERR_FILENO);
-	c.classifier = cs_classifier_new(&o.cfg.classifier, on_verdict, &c);
-	if (!c.classifier) {
+	c.clicks.classifier = cs_classifier_new(&judge.cfg.classifier, on_verdict, &c);
+	if (!c.clicks.classifier) {
 		fprintf(stderr, "clicksieve classify: cannot set up the classifier\n");
 		rc = 1;
 		goto out;
@@ -599,8 +474,8 @@ int cmd_classify(int argc, char **argv)
 		srcs[i] = NULL;
 	}
 	if (o.follow && !c.exit_code)
-		follow(&c, srcs, n_files, o.cfg.idle_advance_us);
-	cs_classifier_finish(c.classifier);
+		follow(&c, srcs, n_files, judge.cfg.idle_advance_us);
+	cs_classifier_finish(c.clicks.classifier);
 	if (fflush(stdout) && !c.exit_code) {
 		fprintf(stderr, "clicksieve classify: writing output: %s\n", strerror(errno));
 		c.exit_code = 1;
@@ -615,21 +490,11 @@ out:
 	for (size_t i = 0; i < n_files; i++)
 		cs_log_source_close(srcs ? srcs[i] : NULL);
 	free(srcs);
-	if (c.classifier)
-		cs_classifier_free(c.classifier);
+	if (c.clicks.classifier)
+		cs_classifier_free(c.clicks.classifier);
 	summary_free(&c.summary);
-	if (agents)
-		cs_agents_free(agents);
-	if (ranges)
-		cs_ranges_free(ranges);
-	if (c.track)
-		cs_track_free(c.track);
-	cs_proxies_free(c.proxies);
 	cs_logformat_free(c.format);
-	free(o.config_files);
-	free(o.cli_ranges);
-	free(o.cli_proxies);
-	free(o.cli_honeypots);
-	cs_config_free(&o.cfg);
+	cs_judge_free(&judge);
+	cs_judge_opts_free(&o.judge);
 	return rc;
 }
