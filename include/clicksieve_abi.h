@@ -26,6 +26,17 @@
 #define CS_RINGBUF_BYTES   (16u << 20)
 
 /*
+ * Ring-buffer wakeups. Waking the reader costs the XDP program ~50 ns per
+ * event (irq_work, then a wakeup of the reader's epoll) and the reader a
+ * context switch per event, so the program wakes it only for every
+ * CS_EVENTS_WAKEUP_EVERY-th event of a CPU, and the reader also polls every
+ * CS_EVENTS_POLL_MS: a trickle of events waits at most that long, a flood
+ * wakes the reader long before the ring (CS_RINGBUF_BYTES) can fill.
+ */
+#define CS_EVENTS_WAKEUP_EVERY 512      /* a power of 2 */
+#define CS_EVENTS_POLL_MS      50
+
+/*
  * Payload bytes copied into each event. 1500 covers a whole segment at the
  * standard Ethernet MTU, so a tracking request (request line, Host,
  * User-Agent, X-Forwarded-For: typically 300-900 bytes) arrives whole in
@@ -69,7 +80,7 @@ struct cs_provider_stats {
 	__u64 bytes;
 };
 
-/* Per-CPU global counters: indexes into the "counters" array map. */
+/* Global counters: indexes into struct cs_counters. */
 enum cs_counter {
 	CS_CNT_PACKETS = 0,
 	CS_CNT_BYTES,
@@ -88,6 +99,15 @@ enum cs_counter {
 	CS_CNT_ERR_TCP,           /* truncated TCP header or data offset < 5 */
 	CS_CNT_FRAGMENT,          /* non-first fragment: no L4 header */
 	CS_CNT__MAX
+};
+
+/*
+ * The one value of the per-CPU "counters" array (key 0): every global
+ * counter of a CPU, so that a packet costs one map lookup however many
+ * counters it moves.
+ */
+struct cs_counters {
+	__u64 v[CS_CNT__MAX];
 };
 
 /* Event kinds. */
@@ -113,9 +133,14 @@ enum cs_event_kind {
  * 192, 448, 960 or CS_CAPTURE_BYTES bytes, the smallest that holds the
  * segment's payload. Consumers read captured_len payload bytes and must
  * check the record size covers them.
+ *
+ * ts_ns of a record with payload is bpf_ktime_get_ns(); of a record
+ * without (SYN, FIN, RST) bpf_ktime_get_coarse_ns(), CLOCK_MONOTONIC_COARSE:
+ * the same clock at tick precision, up to one jiffy (4 ms at HZ=250)
+ * behind, so a FIN may carry a time slightly before its flow's last payload.
  */
 struct cs_event {
-	__u64 ts_ns;              /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 ts_ns;              /* CLOCK_MONOTONIC; see below */
 	__u32 ifindex;
 	__u32 seq;                /* TCP sequence number */
 	__u16 sport;
@@ -131,6 +156,26 @@ struct cs_event {
 	__u8 saddr[16];           /* network order; IPv4 in the first 4 bytes */
 	__u8 daddr[16];
 	__u8 payload[CS_CAPTURE_BYTES];
+};
+
+/*
+ * Learned scanners (user/learned.h): pinned by `run` as CS_PIN_DIR "/" name
+ * so that they survive restarts and operators can list (`clicksieve ranges
+ * learned`) or delete them. Hash maps written by userspace only; key: the
+ * client address masked to the client prefix (/32, /64 by default),
+ * network order, 4 or 16 bytes.
+ */
+#define CS_MAP_LEARNED_V4  "learned_v4"
+#define CS_MAP_LEARNED_V6  "learned_v6"
+
+struct cs_learned_value {
+	__u64 expiry_unix_us;     /* no longer learned from this time on */
+	__u64 first_us;           /* conviction that made it learned */
+	__u64 last_us;            /* latest conviction */
+	__u32 evidence;           /* distinct recipients convicted */
+	__u8 prefixlen;           /* the key is the client masked to this */
+	__u8 flags;               /* none defined yet: 0 */
+	__u16 reserved;           /* 0 */
 };
 
 #endif /* CLICKSIEVE_ABI_H */

@@ -3,11 +3,13 @@
  * The XDP program under BPF_PROG_TEST_RUN: verdicts, counters, provider
  * statistics and ring-buffer events for fixture packets. Needs root.
  */
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -17,6 +19,7 @@
 
 #include "clicksieve.skel.h"
 #include "packet_parse.h"
+#include "source_xdp.h"
 #include "bpf/packet_fixtures.h"
 
 _Static_assert(sizeof(struct cs_event) == 1568, "cs_event layout changed");
@@ -26,6 +29,8 @@ _Static_assert(sizeof(struct cs_lpm_v6) == 20, "cs_lpm_v6 layout changed");
 _Static_assert(sizeof(struct cs_range_value) == 4, "cs_range_value layout changed");
 _Static_assert(sizeof(struct cs_provider_stats) == 24, "cs_provider_stats layout changed");
 _Static_assert(sizeof(struct cs_provider_name) == CS_PROVIDER_NAME_LEN, "provider name");
+_Static_assert(sizeof(struct cs_counters) == 8 * CS_CNT__MAX, "cs_counters layout changed");
+_Static_assert(CS_CNT__MAX == 15, "counter indexes are documented in docs/kernel-maps.md");
 
 #define TRACKED_PORT  80
 #define LO_IFINDEX    1
@@ -38,7 +43,7 @@ struct fixture {
 	size_t sizes[MAX_EVENTS];       /* record sizes */
 	int n_events;
 	int ncpus;
-	__u64 before[CS_CNT__MAX];
+	struct cs_counters before;
 };
 
 static __u8 frame[FX_MAX_FRAME];
@@ -110,44 +115,31 @@ static int teardown(void **state)
 	return 0;
 }
 
-static __u64 counter(struct fixture *f, __u32 index)
+static struct cs_counters counters(struct fixture *f)
 {
-	__u64 values[f->ncpus], sum = 0;
-	int i;
+	struct cs_counters sum;
 
-	assert_int_equal(bpf_map__lookup_elem(f->skel->maps.counters, &index, sizeof(index),
-					      values, sizeof(values), 0), 0);
-	for (i = 0; i < f->ncpus; i++)
-		sum += values[i];
+	assert_int_equal(cs_counters_read(bpf_map__fd(f->skel->maps.counters), &sum), 0);
 	return sum;
 }
 
-static struct cs_provider_stats provider(struct fixture *f, __u32 id)
+static struct cs_provider_stats provider(struct fixture *f, __u16 id)
 {
-	struct cs_provider_stats values[f->ncpus], sum = {};
-	int i;
+	struct cs_provider_stats sum;
 
-	assert_int_equal(bpf_map__lookup_elem(f->skel->maps.provider_stats, &id, sizeof(id),
-					      values, sizeof(values), 0), 0);
-	for (i = 0; i < f->ncpus; i++) {
-		sum.syns += values[i].syns;
-		sum.event_packets += values[i].event_packets;
-		sum.bytes += values[i].bytes;
-	}
+	assert_int_equal(cs_provider_stats_read(bpf_map__fd(f->skel->maps.provider_stats), id,
+						&sum), 0);
 	return sum;
 }
 
 static void snapshot(struct fixture *f)
 {
-	__u32 i;
-
-	for (i = 0; i < CS_CNT__MAX; i++)
-		f->before[i] = counter(f, i);
+	f->before = counters(f);
 }
 
 static __u64 delta(struct fixture *f, __u32 index)
 {
-	return counter(f, index) - f->before[index];
+	return counters(f).v[index] - f->before.v[index];
 }
 
 /* Runs one frame through the program; the verdict must be XDP_PASS. */
@@ -194,6 +186,39 @@ static void insert_v6_range(struct fixture *f, const char *addr, __u32 plen,
 	assert_int_equal(inet_pton(AF_INET6, addr, key.addr), 1);
 	assert_int_equal(bpf_map__update_elem(f->skel->maps.ranges_v6, &key, sizeof(key),
 					      &value, sizeof(value), BPF_ANY), 0);
+}
+
+/*
+ * The counters are one struct per CPU at key 0 (docs/kernel-maps.md), and
+ * the reader sums every CPU's copy of every counter.
+ */
+static void test_counters_layout(void **state)
+{
+	struct fixture *f = *state;
+	const struct bpf_map *map = f->skel->maps.counters;
+	struct cs_counters values[f->ncpus], sum;
+	__u32 key = 0;
+	int cpu, i;
+
+	assert_int_equal(bpf_map__type(map), BPF_MAP_TYPE_PERCPU_ARRAY);
+	assert_int_equal(bpf_map__max_entries(map), 1);
+	assert_int_equal(bpf_map__key_size(map), sizeof(__u32));
+	assert_int_equal(bpf_map__value_size(map), sizeof(struct cs_counters));
+
+	for (cpu = 0; cpu < f->ncpus; cpu++)
+		for (i = 0; i < CS_CNT__MAX; i++)
+			values[cpu].v[i] = (cpu + 1) * 1000 + i;
+	assert_int_equal(bpf_map__update_elem(map, &key, sizeof(key), values, sizeof(values),
+					      BPF_ANY), 0);
+	sum = counters(f);
+	for (i = 0; i < CS_CNT__MAX; i++)
+		assert_int_equal(sum.v[i], 1000ull * f->ncpus * (f->ncpus + 1) / 2 + i * f->ncpus);
+
+	/* A packet moves its CPU's copy, and the sum sees it. */
+	run(f, frame, fx_build(&(struct fx_desc){ .family = 4, .l4_proto = 17 }, frame, NULL));
+	assert_int_equal(counters(f).v[CS_CNT_PACKETS], sum.v[CS_CNT_PACKETS] + 1);
+	assert_int_equal(counters(f).v[CS_CNT_NON_TCP], sum.v[CS_CNT_NON_TCP] + 1);
+	assert_int_equal(counters(f).v[CS_CNT_SYNS], sum.v[CS_CNT_SYNS]);
 }
 
 /* Every fixture: passed, counted once under the parser's verdict. */
@@ -478,6 +503,90 @@ static void test_truncated_frames(void **state)
 	check_every_cut(f, &v6);
 }
 
+static __u64 clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/*
+ * Records with payload carry the precise clock; bare SYN/FIN/RST the coarse
+ * one, which equals CLOCK_MONOTONIC_COARSE read in the same tick.
+ */
+static void test_event_clocks(void **state)
+{
+	struct fixture *f = *state;
+	struct fx_desc syn = { .family = 4, .tcp_flags = CS_TCP_SYN };
+	struct fx_desc fin = { .family = 6, .tcp_flags = CS_TCP_FIN | CS_TCP_ACK };
+	struct fx_desc request = { .family = 4, .tcp_flags = CS_TCP_ACK | CS_TCP_PSH,
+				   .payload = fx_request, .payload_len = sizeof(fx_request) - 1 };
+	__u64 before, after, coarse;
+	int same_tick = 0, tries;
+
+	before = clock_ns(CLOCK_MONOTONIC);
+	run(f, frame, fx_build(&request, frame, NULL));
+	after = clock_ns(CLOCK_MONOTONIC);
+	assert_int_equal(drain(f), 1);
+	assert_in_range(f->events[0].ts_ns, before, after);
+
+	for (tries = 0; tries < 100 && same_tick < 2; tries++) {
+		struct fx_desc *d = same_tick ? &fin : &syn;
+
+		coarse = clock_ns(CLOCK_MONOTONIC_COARSE);
+		run(f, frame, fx_build(d, frame, NULL));
+		after = clock_ns(CLOCK_MONOTONIC_COARSE);
+		assert_int_equal(drain(f), 1);
+		if (coarse != after)
+			continue;       /* a tick in between: try again */
+		assert_int_equal(f->events[0].ts_ns, coarse);
+		same_tick++;
+	}
+	assert_int_equal(same_tick, 2);
+}
+
+/* Ready to read without waiting: what an epoll waiter would be woken for. */
+static int ring_ready(struct fixture *f)
+{
+	return ring_buffer__poll(f->ring, 0);
+}
+
+/*
+ * The program wakes the reader for the first event of a CPU and then every
+ * CS_EVENTS_WAKEUP_EVERY-th; events in between wait for the reader's timer.
+ */
+static void test_wakeup_every(void **state)
+{
+	struct fixture *f = *state;
+	struct fx_desc syn = { .family = 4, .tcp_flags = CS_TCP_SYN };
+	size_t len = fx_build(&syn, frame, NULL);
+	cpu_set_t one;
+	int i;
+
+	/* Per-CPU counters pick the wakeups: stay on one CPU. */
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+
+	f->n_events = 0;
+	run(f, frame, len);
+	assert_int_equal(ring_ready(f), 1);
+	/* Level-triggered epoll looks once more, finds it empty, and forgets it. */
+	assert_int_equal(ring_ready(f), 0);
+
+	for (i = 1; i < CS_EVENTS_WAKEUP_EVERY; i++) {
+		run(f, frame, len);
+		if (ring_ready(f) != 0)
+			fail_msg("woken by event %d of %d", i + 1, CS_EVENTS_WAKEUP_EVERY);
+		f->n_events = 0;
+		assert_int_equal(ring_buffer__consume(f->ring), 1);
+	}
+	run(f, frame, len);
+	f->n_events = 0;
+	assert_int_equal(ring_ready(f), 1);
+}
+
 /* Full-size records: two fit in the 4096-byte ring. */
 static void test_full_ring_drops(void **state)
 {
@@ -504,6 +613,7 @@ static void test_full_ring_drops(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_counters_layout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fixture_counters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syn_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_payload_event, setup, teardown),
@@ -515,6 +625,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scanner_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_ring_drops, setup_small_ring, teardown),
+		cmocka_unit_test_setup_teardown(test_event_clocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wakeup_every, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Benchmark probes: one XDP program per building block of the clicksieve
+ * program (clock reads, ring-buffer writes, a per-CPU counter bump), so that
+ * bench_xdp can price each against the empty program in the same run.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "clicksieve_abi.h"
+
+/* The size of a SYN record: the event header without payload. */
+#define SYN_RECORD_BYTES __builtin_offsetof(struct cs_event, payload)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CS_RINGBUF_BYTES);
+} ring SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cs_counters);
+} counters SEC(".maps");
+
+/* Clock readings land here, so that no read is optimized away. */
+__u64 sink;
+
+SEC("xdp")
+int bench_ktime(struct xdp_md *ctx)
+{
+	sink += bpf_ktime_get_ns();
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int bench_ktime_coarse(struct xdp_md *ctx)
+{
+	sink += bpf_ktime_get_coarse_ns();
+	return XDP_PASS;
+}
+
+/* Inlined by the verifier on 64-bit JITs: a load of jiffies_64. */
+SEC("xdp")
+int bench_jiffies64(struct xdp_md *ctx)
+{
+	sink += bpf_jiffies64();
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int bench_counters(struct xdp_md *ctx)
+{
+	__u32 key = 0;
+	struct cs_counters *c = bpf_map_lookup_elem(&counters, &key);
+
+	if (c)
+		c->v[CS_CNT_PACKETS]++;
+	return XDP_PASS;
+}
+
+/* A SYN-sized record, header fields written as the real program does. */
+static __always_inline int reserve_submit(__u64 flags)
+{
+	struct cs_event *e = bpf_ringbuf_reserve(&ring, SYN_RECORD_BYTES, 0);
+
+	if (!e)
+		return XDP_PASS;
+	__builtin_memset(e, 0, SYN_RECORD_BYTES);
+	e->kind = CS_EV_SYN;
+	bpf_ringbuf_submit(e, flags);
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int bench_ringbuf_reserve(struct xdp_md *ctx)
+{
+	return reserve_submit(0);
+}
+
+SEC("xdp")
+int bench_ringbuf_reserve_nowakeup(struct xdp_md *ctx)
+{
+	return reserve_submit(BPF_RB_NO_WAKEUP);
+}
+
+/* The same record built on the stack and copied in by bpf_ringbuf_output. */
+SEC("xdp")
+int bench_ringbuf_output(struct xdp_md *ctx)
+{
+	struct {
+		__u8 bytes[SYN_RECORD_BYTES];
+	} record = {};
+
+	((struct cs_event *)&record)->kind = CS_EV_SYN;
+	bpf_ringbuf_output(&ring, &record, sizeof(record), 0);
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
