@@ -1,6 +1,10 @@
 # A real nginx as the tracking-server stand-in, inside a network namespace.
 # Source it; nginx_start NETNS DIR ADDR...; nginx_stop DIR.
 # /redirect answers 302 like a click tracker; everything else 404.
+# DIR/access.log is in the combined format; DIR/timed.log (NGINX_TIMED_FORMAT)
+# adds X-Forwarded-For and the time in milliseconds, for comparisons that
+# need sub-second times.
+NGINX_TIMED_FORMAT='$remote_addr [$msec] "$request" $status "$http_user_agent" "$http_x_forwarded_for"'
 
 nginx_start() {
 	local ns=$1 dir=$2; shift 2
@@ -25,7 +29,9 @@ http {
     fastcgi_temp_path $dir/fastcgi;
     uwsgi_temp_path $dir/uwsgi;
     scgi_temp_path $dir/scgi;
+    log_format timed '$NGINX_TIMED_FORMAT';
     access_log $dir/access.log combined;
+    access_log $dir/timed.log timed;
     keepalive_requests 1000;
     server {
 $listens

@@ -41,7 +41,7 @@ wait_for() {
 # start_run LOG_PREFIX ARGS...: clicksieve in the server namespace, until attached.
 start_run() {
 	local log=$1; shift
-	netns_spawn "$NS_SERVER" "$BIN" run -i "$VETH_SERVER" "$@" >"$tmp/$log.out" 2>"$tmp/$log.err"
+	netns_spawn "$NS_SERVER" "$BIN" run --events -i "$VETH_SERVER" "$@" >"$tmp/$log.out" 2>"$tmp/$log.err"
 	run_pid=$NETNS_PID
 	wait_for "$tmp/$log.err" 'attached to|clicksieve run:'
 }
@@ -147,6 +147,14 @@ fetch "$OPERATOR_V4" "$SERVER_V4"
 check "operator range: event carries the new provider" \
 	wait_for "$out" "SYN $OPERATOR_V4:[0-9]+ -> .* example \"\"$"
 check "operator range: provider_stats counts the SYN" test "$(provider_syns 250)" -gt "$before"
+
+# The documented counters example: packets and events sent, summed over CPUs.
+counters_cmd=$(awk '/runs the next block with eth0 replaced/ { want = 1; next }
+	want && /^```/ { if (inblock) exit; inblock = 1; next }
+	inblock { print }' "$MAPS_DOC")
+read -r packets events_sent < <(bash -e -c "${counters_cmd//eth0/$VETH_SERVER}")
+check "counters example: packets and events counted" \
+	test "${packets:-0}" -ge "${events_sent:-0}" -a "${events_sent:-0}" -ge 6
 
 stop_run TERM
 check "SIGTERM: exit 0" test "$run_rc" -eq 0
