@@ -5,6 +5,7 @@
 #ifndef CS_CLICK_H
 #define CS_CLICK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -52,6 +53,7 @@ struct cs_verdict {
 	enum cs_verdict_kind kind;
 	uint32_t reasons;               /* CS_R_* */
 	const char *provider;           /* matching range's provider, or NULL */
+	bool allowed;                   /* the client's range is allow-listed */
 };
 
 const char *cs_verdict_name(enum cs_verdict_kind k);

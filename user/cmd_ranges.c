@@ -9,6 +9,7 @@
 
 #include "clicksieve_abi.h"
 #include "commands.h"
+#include "learned_maps.h"
 #include "ranges.h"
 #include "ranges_import.h"
 #include "ranges_sync.h"
@@ -27,6 +28,8 @@ static const char ranges_usage[] =
 	"                             print a `bpftool batch file` that loads the lists\n"
 	"  import --format FORMAT FEED [-o FILE]\n"
 	"                             convert a provider's range feed into a list\n"
+	"  learned [--pin-dir DIR] [--forget ADDR...]\n"
+	"                             list (or delete) the scanners `run` has learned\n"
 	"\n"
 	"List format: one 'PREFIX PROVIDER [weak|allow]' a line, '#' comments.\n"
 	"'clicksieve ranges COMMAND --help' describes each command.\n";
@@ -105,9 +108,25 @@ static const char import_usage[] =
 	"                          instead of stdout\n"
 	"Exit status: 0 written, 1 write failed, 2 bad arguments or a malformed feed.\n";
 
-enum { OPT_PIN_DIR = 256, OPT_RANGES, OPT_WEAK, OPT_MASK, OPT_SOURCE };
+static const char learned_usage[] =
+	"Usage: clicksieve ranges learned [--pin-dir DIR] [--forget ADDR...]\n"
+	"\n"
+	"Lists the learned scanners that `run` keeps in the pinned maps (default\n"
+	CS_PIN_DIR "/" CS_MAP_LEARNED_V4 " and " CS_MAP_LEARNED_V6 "): clients that the\n"
+	"timing rules (burst, multi_ip) convicted for several distinct recipients,\n"
+	"whose clicks are machine (learned_range) until they expire. One line each,\n"
+	"sorted by address: client prefix, evidence (distinct recipients convicted),\n"
+	"first and latest conviction, expiry (RFC 3339, UTC). Expired entries are\n"
+	"left out.\n"
+	"\n"
+	"  --forget ADDR...   delete the entries holding each address instead; a\n"
+	"                     running instance follows within seconds\n"
+	"Exit status: 0 ok, 1 maps not pinned or an address not learned, 2 bad arguments.\n";
+
+enum { OPT_PIN_DIR = 256, OPT_RANGES, OPT_WEAK, OPT_MASK, OPT_SOURCE, OPT_FORGET };
 
 struct sub_opts {
+	bool forget;
 	const char *pin_dir;
 	const char **ranges;
 	size_t ranges_count;
@@ -131,6 +150,9 @@ static int parse_opts(int argc, char **argv, const char *usage, const struct opt
 			return 0;
 		case OPT_PIN_DIR:
 			o->pin_dir = optarg;
+			break;
+		case OPT_FORGET:
+			o->forget = true;
 			break;
 		case OPT_RANGES: {
 			const char **r = realloc(o->ranges, (o->ranges_count + 1) * sizeof(*r));
@@ -629,6 +651,109 @@ out:
 	return ret;
 }
 
+static void format_time(uint64_t us, char buf[32])
+{
+	time_t secs = (time_t)(us / 1000000);
+	struct tm tm;
+
+	if (!gmtime_r(&secs, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, 32, "-");
+}
+
+static int forget(struct cs_learned_maps *m, const struct cs_learned_entry *list, size_t n,
+		  const char *text)
+{
+	struct cs_addr a;
+	char err[256], buf[CS_ADDR_STRLEN];
+	int found = 0;
+
+	if (!cs_addr_parse(text, &a)) {
+		fprintf(stderr, "clicksieve ranges learned: '%s' is not an address\n", text);
+		return 2;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].client.family != a.family ||
+		    !cs_addr_same_prefix(&a, &list[i].client, list[i].prefixlen))
+			continue;
+		if (cs_learned_maps_delete(m, &list[i].client, err, sizeof(err)) < 0) {
+			fprintf(stderr, "clicksieve ranges learned: %s\n", err);
+			return 1;
+		}
+		printf("forgot %s/%u\n", cs_addr_format(&list[i].client, buf), list[i].prefixlen);
+		found = 1;
+	}
+	if (!found) {
+		fprintf(stderr, "clicksieve ranges learned: %s: not learned\n", text);
+		return 1;
+	}
+	return 0;
+}
+
+static int do_learned(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+		{ "forget", no_argument, NULL, OPT_FORGET },
+		{ 0 }
+	};
+	struct sub_opts o = { .pin_dir = CS_PIN_DIR };
+	struct cs_learned_maps *m = NULL;
+	struct cs_learned_entry *list = NULL;
+	struct timespec now;
+	uint64_t now_us;
+	size_t n = 0;
+	char err[512];
+	int ret = parse_opts(argc, argv, learned_usage, opts, &o);
+
+	if (ret >= 0)
+		return ret;
+	if (o.forget != (optind < argc)) {
+		fprintf(stderr, o.forget ? "clicksieve ranges learned: --forget needs addresses\n" :
+			"clicksieve ranges learned: unexpected argument '%s'\n", argv[optind]);
+		fputs(learned_usage, stderr);
+		return 2;
+	}
+	ret = 1;
+	m = cs_learned_maps_open(o.pin_dir, false, 0, err, sizeof(err));
+	if (!m || cs_learned_maps_read(m, &list, &n, err, sizeof(err))) {
+		fprintf(stderr, "clicksieve ranges learned: %s\n", err);
+		goto out;
+	}
+	if (o.forget) {
+		ret = 0;
+		for (int i = optind; i < argc; i++) {
+			int rc = forget(m, list, n, argv[i]);
+
+			if (rc > ret)
+				ret = rc;
+		}
+		goto out;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_us = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
+	printf("%-24s %8s  %-20s  %-20s  %-20s\n", "client", "evidence", "first", "last",
+	       "expires");
+	for (size_t i = 0; i < n; i++) {
+		char addr[CS_ADDR_STRLEN], prefix[CS_ADDR_STRLEN + 5], first[32], last[32], exp[32];
+
+		if (list[i].expiry_us <= now_us)
+			continue;
+		snprintf(prefix, sizeof(prefix), "%s/%u", cs_addr_format(&list[i].client, addr),
+			 list[i].prefixlen);
+		format_time(list[i].first_us, first);
+		format_time(list[i].last_us, last);
+		format_time(list[i].expiry_us, exp);
+		printf("%-24s %8u  %-20s  %-20s  %-20s\n", prefix, list[i].evidence, first, last,
+		       exp);
+	}
+	ret = 0;
+out:
+	free(list);
+	cs_learned_maps_close(m);
+	return ret;
+}
+
 int cmd_ranges(int argc, char **argv)
 {
 	static const struct {
@@ -641,6 +766,7 @@ int cmd_ranges(int argc, char **argv)
 		{ "dump", do_dump },
 		{ "bpftool", do_bpftool },
 		{ "import", do_import },
+		{ "learned", do_learned },
 	};
 
 	if (argc < 2) {

@@ -26,6 +26,7 @@ void cs_config_init(struct cs_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cs_classifier_config_defaults(&cfg->classifier);
+	cs_learned_config_defaults(&cfg->learn);
 	cfg->idle_advance_us = 1000000;
 }
 
@@ -113,6 +114,7 @@ bool cs_parse_duration(const char *text, uint64_t *out_us)
 		double us;
 	} units[] = {
 		{ "us", 1 }, { "ms", 1e3 }, { "s", 1e6 }, { "", 1e6 }, { "m", 60e6 }, { "h", 3600e6 },
+		{ "d", 86400e6 },
 	};
 	char *end;
 	double v;
@@ -217,6 +219,42 @@ static int on_classify(struct load_ctx *ctx, const char *name, const char *value
 	return fail(ctx, "unknown key '%s' in [%s]", name, "classify");
 }
 
+static int on_learn(struct load_ctx *ctx, const char *name, const char *value)
+{
+	struct cs_learned_config *lc = &ctx->cfg->learn;
+	unsigned long long n;
+
+	if (!strcmp(name, "enabled")) {
+		if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
+			lc->enabled = true;
+		else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
+			lc->enabled = false;
+		else
+			return fail(ctx, "%s: '%s' is not yes or no", name, value);
+		return 1;
+	}
+	if (!strcmp(name, "threshold")) {
+		if (!parse_uint(value, CS_LEARN_MAX_THRESHOLD, &n) || n == 0)
+			return fail(ctx, "%s: '%s' is not a count 1..64", name, value);
+		lc->threshold = (uint32_t)n;
+		return 1;
+	}
+	if (!strcmp(name, "window") || !strcmp(name, "ttl")) {
+		uint64_t *field = name[0] == 'w' ? &lc->window_us : &lc->ttl_us;
+
+		if (!on_duration(ctx, name, value, field))
+			return 0;
+		return *field ? 1 : fail(ctx, "%s: '%s' must be longer than 0", name, value);
+	}
+	if (!strcmp(name, "max_entries")) {
+		if (!parse_uint(value, UINT32_MAX - 1, &n) || n == 0)
+			return fail(ctx, "%s: '%s' is not a positive count", name, value);
+		lc->max_entries = (uint32_t)n;
+		return 1;
+	}
+	return fail(ctx, "unknown key '%s' in [%s]", name, "learn");
+}
+
 static int on_ranges(struct load_ctx *ctx, const char *name, const char *value)
 {
 	char path[PATH_MAX];
@@ -319,6 +357,8 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		return on_track(ctx, name, value);
 	if (!strcmp(section, "classify"))
 		return on_classify(ctx, name, value);
+	if (!strcmp(section, "learn"))
+		return on_learn(ctx, name, value);
 	if (!strcmp(section, "ranges"))
 		return on_ranges(ctx, name, value);
 	if (!strcmp(section, "proxy"))

@@ -7,6 +7,7 @@
  *   [classify]  burst_window, multi_ip_window, double_click_window,
  *               reorder_window, idle_advance, v4_client_prefix,
  *               v6_client_prefix, max_pairs, honeypot (repeatable)
+ *   [learn]     enabled, threshold, window, ttl, max_entries
  *   [ranges]    file (repeatable)
  *   [proxy]     trusted (repeatable CIDR)
  *   [log]       format
@@ -20,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "learned.h"
 #include "verdicts.h"
 
 struct cs_track;
@@ -43,6 +45,9 @@ struct cs_config {
 	uint64_t idle_advance_us;       /* classify --follow: idle time before event time moves */
 	char **honeypots;               /* also pointed to by classifier.honeypot_links */
 	size_t n_honeypots;
+
+	/* [learn]; defaults until set (prefixes follow [classify]) */
+	struct cs_learned_config learn;
 
 	/* [ranges] */
 	char **range_files;
@@ -89,8 +94,8 @@ struct cs_track *cs_config_track_new(const struct cs_config *cfg, char *err, siz
 struct cs_proxies *cs_config_proxies_new(const struct cs_config *cfg, char *err, size_t errlen);
 
 /*
- * Parses a duration: a number with unit us, ms, s, m or h ("2s", "500ms",
- * "10m", "1.5s"); a bare number means seconds. False on garbage/overflow.
+ * Parses a duration: a number with unit us, ms, s, m, h or d ("2s", "500ms",
+ * "10m", "1.5s", "7d"); a bare number means seconds. False on garbage/overflow.
  */
 bool cs_parse_duration(const char *text, uint64_t *out_us);
 

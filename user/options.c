@@ -1,9 +1,12 @@
 #include "options.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agents.h"
+#include "learned.h"
 #include "proxy.h"
 #include "ranges.h"
 #include "track.h"
@@ -46,6 +49,26 @@ int cs_judge_opt(struct cs_judge_opts *o, int opt, const char *arg)
 		return duration(o, "--multi-ip-window", arg, &o->multi_ip_us, &o->multi_ip_set) ?: 1;
 	case CS_OPT_REORDER_WINDOW:
 		return duration(o, "--reorder-window", arg, &o->reorder_us, &o->reorder_set) ?: 1;
+	case CS_OPT_LEARN_WINDOW:
+		return duration(o, "--learn-window", arg, &o->learn_window_us,
+				&o->learn_window_set) ?: 1;
+	case CS_OPT_LEARN_TTL:
+		return duration(o, "--learn-ttl", arg, &o->learn_ttl_us, &o->learn_ttl_set) ?: 1;
+	case CS_OPT_LEARN_THRESHOLD: {
+		char *end;
+		unsigned long n = strtoul(arg, &end, 10);
+
+		if (*arg < '0' || *arg > '9' || *end || n < 1 || n > CS_LEARN_MAX_THRESHOLD) {
+			fprintf(stderr, "clicksieve %s: --learn-threshold: '%s' is not a count "
+				"1..%d\n", o->cmd, arg, CS_LEARN_MAX_THRESHOLD);
+			return 2;
+		}
+		o->learn_threshold = (uint32_t)n;
+		return 1;
+	}
+	case CS_OPT_NO_LEARN:
+		o->no_learn = true;
+		return 1;
 	default:
 		return 0;
 	}
@@ -95,6 +118,22 @@ static int build_config(struct cs_judge *j, const struct cs_judge_opts *o)
 		cfg->classifier.multi_ip_window_us = o->multi_ip_us;
 	if (o->reorder_set)
 		cfg->classifier.reorder_window_us = o->reorder_us;
+	if (o->learn_threshold)
+		cfg->learn.threshold = o->learn_threshold;
+	if (o->learn_window_set)
+		cfg->learn.window_us = o->learn_window_us;
+	if (o->learn_ttl_set)
+		cfg->learn.ttl_us = o->learn_ttl_us;
+	if (o->no_learn)
+		cfg->learn.enabled = false;
+	/* a learned client is the classifier's client */
+	cfg->learn.v4_prefix = cfg->classifier.v4_client_prefix;
+	cfg->learn.v6_prefix = cfg->classifier.v6_client_prefix;
+	if (cfg->learn.enabled && (!cfg->learn.window_us || !cfg->learn.ttl_us)) {
+		fprintf(stderr, "clicksieve %s: learn window and ttl must be longer than 0\n",
+			o->cmd);
+		return 2;
+	}
 	return 0;
 }
 
@@ -144,8 +183,17 @@ int cs_judge_build(struct cs_judge *j, const struct cs_judge_opts *o)
 		fprintf(stderr, "clicksieve %s: %s\n", o->cmd, err);
 		return 2;
 	}
+	if (j->cfg.learn.enabled) {
+		j->learned = cs_learned_new(&j->cfg.learn);
+		if (!j->learned) {
+			fprintf(stderr, "clicksieve %s: learned scanners: %s\n", o->cmd,
+				strerror(errno));
+			return 1;
+		}
+	}
 	j->cfg.classifier.ranges = j->ranges;
 	j->cfg.classifier.agents = j->agents;
+	j->cfg.classifier.learned = j->learned;
 	return 0;
 }
 
@@ -155,5 +203,6 @@ void cs_judge_free(struct cs_judge *j)
 	cs_track_free(j->track);
 	cs_ranges_free(j->ranges);
 	cs_agents_free(j->agents);
+	cs_learned_free(j->learned);
 	cs_config_free(&j->cfg);
 }

@@ -20,6 +20,10 @@ enum {
 	CS_OPT_BURST_WINDOW,
 	CS_OPT_MULTI_IP_WINDOW,
 	CS_OPT_REORDER_WINDOW,
+	CS_OPT_LEARN_THRESHOLD,
+	CS_OPT_LEARN_WINDOW,
+	CS_OPT_LEARN_TTL,
+	CS_OPT_NO_LEARN,
 };
 
 /* getopt_long entries and short letters of the shared options. */
@@ -30,7 +34,11 @@ enum {
 	{ "honeypot", required_argument, NULL, CS_OPT_HONEYPOT }, \
 	{ "burst-window", required_argument, NULL, CS_OPT_BURST_WINDOW }, \
 	{ "multi-ip-window", required_argument, NULL, CS_OPT_MULTI_IP_WINDOW }, \
-	{ "reorder-window", required_argument, NULL, CS_OPT_REORDER_WINDOW }
+	{ "reorder-window", required_argument, NULL, CS_OPT_REORDER_WINDOW }, \
+	{ "learn-threshold", required_argument, NULL, CS_OPT_LEARN_THRESHOLD }, \
+	{ "learn-window", required_argument, NULL, CS_OPT_LEARN_WINDOW }, \
+	{ "learn-ttl", required_argument, NULL, CS_OPT_LEARN_TTL }, \
+	{ "no-learn", no_argument, NULL, CS_OPT_NO_LEARN }
 #define CS_JUDGE_SHORTOPTS "r:c:"
 
 /* Their --help lines. */
@@ -43,7 +51,13 @@ enum {
 "      --honeypot LINK      a hidden link id no person can see (repeatable)\n" \
 "      --burst-window D     clicks of one message x recipient within D are a burst (2s)\n" \
 "      --multi-ip-window D  other clients within D after a click are machines (10m)\n" \
-"      --reorder-window D   how far out of time order clicks may arrive (5s)\n"
+"      --reorder-window D   how far out of time order clicks may arrive (5s)\n" \
+"      --learn-threshold N  a client that bursts or re-fetches for N distinct\n" \
+"                           recipients within --learn-window is a learned scanner:\n" \
+"                           its next clicks are machine, learned_range (3)\n" \
+"      --learn-window D     the window of --learn-threshold (1h)\n" \
+"      --learn-ttl D        how long a learned scanner stays learned (7d)\n" \
+"      --no-learn           do not learn scanners\n"
 
 struct cs_judge_opts {
 	const char *cmd;                /* "classify", ... for messages */
@@ -51,6 +65,9 @@ struct cs_judge_opts {
 	size_t n_config_files, n_range_files, n_proxies, n_honeypots;
 	bool burst_set, multi_ip_set, reorder_set;
 	uint64_t burst_us, multi_ip_us, reorder_us;
+	bool learn_window_set, learn_ttl_set, no_learn;
+	uint64_t learn_window_us, learn_ttl_us;
+	uint32_t learn_threshold;       /* 0 = not set */
 };
 
 /*
@@ -68,6 +85,7 @@ struct cs_judge {
 	struct cs_agents *agents;
 	struct cs_track *track;
 	struct cs_proxies *proxies;
+	struct cs_learned *learned;     /* NULL when learning is off; cfg.classifier.learned */
 };
 
 /* Returns 0, or an exit code (2 bad config/range file, 1 other) after saying why. */

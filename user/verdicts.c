@@ -48,10 +48,16 @@
  *           extend nor reopen the window.
  * multi_ip  x is multi_ip when its pair's window has F < x <= F + M and x's
  *           client differs from F's (another family is another client).
+ * learned   with cfg.learned: a click whose client it holds, unexpired at
+ *           the click's time, gets learned_range unless its range is
+ *           allow-listed; provider: the matching range's, else "learned".
+ *           Every verdict is shown to it once emitted (see learned.h).
+ *           Verdicts come out in time order, so an entry applies to the
+ *           clicks judged after the conviction that made it.
  * verdict   machine when any of scanner_range, burst, multi_ip, bot_agent,
- *           head_request, honeypot; else suspect when weak_range; else human.
- *           Reasons list every rule that fired (weak + burst: machine with
- *           both reasons).
+ *           head_request, honeypot, learned_range; else suspect when
+ *           weak_range; else human. Reasons list every rule that fired
+ *           (weak + burst: machine with both reasons).
  * late      a click older than T - R when fed. Clicks up to R out of order
  *           get exactly the verdicts of in-order input (every click within B
  *           of them is still pending, and windows are decided in timestamp
@@ -78,6 +84,7 @@
 
 #include "agents.h"
 #include "clicksieve_abi.h"
+#include "learned.h"
 #include "ranges.h"
 
 #define NIL UINT32_MAX
@@ -86,7 +93,9 @@
 #define AGENT_MEMO_SLOTS 4096           /* user agents whose pattern match is remembered */               /* pending clicks passed by an insertion into the ring */
 
 #define MACHINE_REASONS (CS_R_SCANNER_RANGE | CS_R_BURST | CS_R_MULTI_IP | CS_R_BOT_AGENT | \
-			 CS_R_HEAD_REQUEST | CS_R_HONEYPOT)
+			 CS_R_HEAD_REQUEST | CS_R_HONEYPOT | CS_R_LEARNED_RANGE)
+/* Not a reason: marks an allow-listed client's evidence until its verdict. */
+#define ALLOWED (1u << 31)
 
 /* A click awaiting its final verdict, with its own copy of the strings. */
 struct pending_click {
@@ -234,11 +243,17 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
 
 /* ---- MurmurHash3 x64 128, streaming ---- */
 
+/*
+ * Inlined, so that the state stays in registers across the few fields of
+ * a key. The tail collects bytes in two little-endian words, zero past
+ * tail_len: bytes stored one by one and then loaded as a word would stall
+ * store forwarding.
+ */
 struct hasher {
 	uint64_t h1, h2;
 	uint64_t total;
-	uint8_t tail[16];
-	size_t tail_len;
+	uint64_t tail[2];
+	unsigned tail_len;
 };
 
 static inline uint64_t rotl64(uint64_t x, int r)
@@ -256,15 +271,22 @@ static inline uint64_t fmix64(uint64_t k)
 	return k;
 }
 
+static inline uint64_t load_le64(const uint8_t *p)
+{
+	uint64_t x;
+
+	memcpy(&x, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
+}
+
 #define MM_C1 0x87c37b91114253d5ULL
 #define MM_C2 0x4cf5ad432745937fULL
 
-static void mm_block(struct hasher *h, const uint8_t *p)
+static inline void mm_block(struct hasher *h, uint64_t k1, uint64_t k2)
 {
-	uint64_t k1, k2;
-
-	memcpy(&k1, p, 8);
-	memcpy(&k2, p + 8, 8);
 	k1 *= MM_C1;
 	k1 = rotl64(k1, 31);
 	k1 *= MM_C2;
@@ -281,47 +303,78 @@ static void mm_block(struct hasher *h, const uint8_t *p)
 	h->h2 = h->h2 * 5 + 0x38495ab5;
 }
 
-static void hash_bytes(struct hasher *h, const void *data, size_t len)
+/*
+ * Adds the n (1..8) low bytes of v, little-endian (higher bytes zero) to
+ * the tail, mixing in a block when it fills. Shifts in registers only.
+ */
+static inline __attribute__((always_inline)) void tail_add(struct hasher *h, uint64_t v,
+							   unsigned n)
 {
-	const uint8_t *p = data;
+	unsigned shift = 8 * (h->tail_len & 7);
+	uint64_t spill = shift ? v >> (64 - shift) : 0;
+
+	if (h->tail_len < 8) {
+		h->tail[0] |= v << shift;
+		h->tail[1] = spill;
+		h->tail_len += n;
+		return;
+	}
+	/* spill is zero unless the tail fills */
+	h->tail[1] |= v << shift;
+	h->tail_len += n;
+	if (h->tail_len < 16)
+		return;
+	mm_block(h, h->tail[0], h->tail[1]);
+	h->tail[0] = spill;
+	h->tail[1] = 0;
+	h->tail_len -= 16;
+}
+
+static inline __attribute__((always_inline)) void hash_bytes(struct hasher *h, const void *data,
+							     size_t len)
+{
+	const uint8_t *p = data, *end = p + len;
 
 	h->total += len;
-	if (h->tail_len) {
-		size_t take = 16 - h->tail_len < len ? 16 - h->tail_len : len;
+	if (h->tail_len == 0)
+		for (; end - p >= 16; p += 16)
+			mm_block(h, load_le64(p), load_le64(p + 8));
+	for (; end - p >= 8; p += 8)
+		tail_add(h, load_le64(p), 8);
+	if (p < end) {
+		unsigned n = (unsigned)(end - p), k;
+		uint64_t v = 0;
 
-		memcpy(h->tail + h->tail_len, p, take);
-		h->tail_len += take;
-		p += take;
-		len -= take;
-		if (h->tail_len < 16)
-			return;
-		mm_block(h, h->tail);
-		h->tail_len = 0;
+		if (len >= 8) {
+			/* the last 8 bytes, shifted down past those already added */
+			v = load_le64(end - 8) >> (8 * (8 - n));
+		} else {
+			for (k = 0; k < n; k++)
+				v |= (uint64_t)p[k] << (8 * k);
+		}
+		tail_add(h, v, n);
 	}
-	for (; len >= 16; p += 16, len -= 16)
-		mm_block(h, p);
-	memcpy(h->tail, p, len);
-	h->tail_len = len;
+}
+
+/* hash_bytes() of the 8 little-endian bytes of v. */
+static inline __attribute__((always_inline)) void hash_u64(struct hasher *h, uint64_t v)
+{
+	h->total += 8;
+	tail_add(h, v, 8);
 }
 
 /* Length-prefixed, so that the concatenation of fields stays injective. */
-static void hash_string(struct hasher *h, const char *s, uint64_t len)
+static inline __attribute__((always_inline)) void hash_string(struct hasher *h, const char *s,
+							      uint64_t len)
 {
-	hash_bytes(h, &len, sizeof(len));
+	hash_u64(h, len);
 	hash_bytes(h, s, len);
 }
 
 static void hash_final(struct hasher *h, uint64_t out[2])
 {
-	uint64_t k1 = 0, k2 = 0;
-	size_t i;
+	uint64_t k1 = h->tail[0], k2 = h->tail[1];
 
-	for (i = 0; i < h->tail_len; i++) {
-		if (i < 8)
-			k1 |= (uint64_t)h->tail[i] << (8 * i);
-		else
-			k2 |= (uint64_t)h->tail[i] << (8 * (i - 8));
-	}
 	if (h->tail_len > 8) {
 		k2 *= MM_C2;
 		k2 = rotl64(k2, 33);
@@ -382,10 +435,28 @@ static bool bot_agent(struct cs_classifier *c, const char *agent, const uint64_t
 	return m->bot;
 }
 
+/* The range holding a: flags and provider name (NULL when unnamed). */
+static bool range_of(const struct cs_classifier_config *cfg, const struct cs_addr *a,
+		     uint16_t *flags, const char **provider)
+{
+	const struct cs_range *r;
+	const char *name;
+
+	if (cfg->range_lookup)
+		return cfg->range_lookup(cfg->range_lookup_ctx, a, flags, provider);
+	if (!cfg->ranges || !(r = cs_ranges_lookup(cfg->ranges, a)))
+		return false;
+	name = cs_ranges_provider_name(cfg->ranges, r->provider_id);
+	*flags = r->flags;
+	*provider = name && *name ? name : NULL;
+	return true;
+}
+
 static void examine(struct cs_classifier *c, const struct cs_click *k, struct click_facts *f)
 {
 	const struct cs_classifier_config *cfg = &c->cfg;
 	struct cs_addr client = unmapped(&k->client);
+	uint16_t range_flags = 0;
 	struct hasher h = { 0 };
 	uint64_t agent_hash[2], group[2];
 	size_t i;
@@ -411,28 +482,25 @@ static void examine(struct cs_classifier *c, const struct cs_click *k, struct cl
 	hash_final(&h, agent_hash);
 	h = (struct hasher){ 0 };
 	hash_string(&h, f->link, f->link_len);
-	hash_bytes(&h, agent_hash, sizeof(agent_hash));
+	hash_u64(&h, agent_hash[0]);
+	hash_u64(&h, agent_hash[1]);
 	hash_bytes(&h, k->method, strnlen(k->method, CS_METHOD_LEN));
-	hash_bytes(&h, &f->client_key, sizeof(f->client_key));
+	/* the bytes of struct cs_addr: family, then the address */
+	hash_bytes(&h, &f->client_key.family, 1);
+	hash_u64(&h, load_le64(f->client_key.bytes));
+	hash_u64(&h, load_le64(f->client_key.bytes + 8));
 	hash_final(&h, group);
 	f->group_key = group[0];
 
 	f->evidence = 0;
 	f->provider = NULL;
-	if (cfg->ranges && client.family) {
-		const struct cs_range *r = cs_ranges_lookup(cfg->ranges, &client);
-
-		if (r) {
-			const char *name = cs_ranges_provider_name(cfg->ranges, r->provider_id);
-
-			f->provider = name && *name ? name : NULL;
-			if (r->flags & CS_RANGE_ALLOW)
-				;       /* allow-listed: no range evidence */
-			else if (r->flags & CS_RANGE_WEAK)
-				f->evidence |= CS_R_WEAK_RANGE;
-			else
-				f->evidence |= CS_R_SCANNER_RANGE;
-		}
+	if (client.family && range_of(cfg, &client, &range_flags, &f->provider)) {
+		if (range_flags & CS_RANGE_ALLOW)
+			f->evidence |= ALLOWED; /* no range evidence */
+		else if (range_flags & CS_RANGE_WEAK)
+			f->evidence |= CS_R_WEAK_RANGE;
+		else
+			f->evidence |= CS_R_SCANNER_RANGE;
 	}
 	if (cfg->agents && bot_agent(c, f->user_agent, agent_hash))
 		f->evidence |= CS_R_BOT_AGENT;
@@ -500,13 +568,12 @@ static long timeline_insert(struct cs_classifier *c, struct pair *p, uint64_t ts
 
 static void emit(struct cs_classifier *c, const struct cs_click *k, const struct cs_verdict *v)
 {
-	unsigned bit;
-
 	c->stats.verdicts[v->kind]++;
-	for (bit = 0; bit < CS_R_COUNT; bit++)
-		if (v->reasons & (1u << bit))
-			c->stats.reasons[bit]++;
+	for (uint32_t r = v->reasons & ((1u << CS_R_COUNT) - 1); r; r &= r - 1)
+		c->stats.reasons[__builtin_ctz(r)]++;
 	c->fn(c->ctx, k, v);
+	if (c->cfg.learned)
+		cs_learned_observe(c->cfg.learned, k, v);
 }
 
 static void emit_pending(struct cs_classifier *c, const struct pending_click *pc,
@@ -528,7 +595,8 @@ static void emit_pending(struct cs_classifier *c, const struct pending_click *pc
 
 static struct cs_verdict verdict_of(uint32_t reasons, const char *provider)
 {
-	struct cs_verdict v = { .kind = CS_HUMAN, .reasons = reasons, .provider = provider };
+	struct cs_verdict v = { .kind = CS_HUMAN, .reasons = reasons & ~ALLOWED,
+				.provider = provider, .allowed = reasons & ALLOWED };
 
 	if (reasons & MACHINE_REASONS)
 		v.kind = CS_MACHINE;
@@ -573,6 +641,12 @@ static struct cs_verdict judge(struct cs_classifier *c, struct pair *p, bool bur
 		evidence |= CS_R_BURST;
 	if (window_covers && !cs_addr_equal(client_key, &p->window_client))
 		evidence |= CS_R_MULTI_IP;
+	if (c->cfg.learned && !(evidence & ALLOWED) &&
+	    cs_learned_lookup(c->cfg.learned, client_key, ts)) {
+		evidence |= CS_R_LEARNED_RANGE;
+		if (!provider)
+			provider = CS_LEARNED_PROVIDER;
+	}
 	v = verdict_of(evidence, provider);
 	if (v.kind != CS_MACHINE && (!p->has_window || ts > window_end)) {
 		p->has_window = true;
@@ -919,12 +993,17 @@ static uint32_t pair_get(struct cs_classifier *c, const uint64_t key[2])
 		pi = c->used_pairs++;
 		c->pairs[pi].generation = 0;
 	}
+	/* field by field: a compound literal this size compiles to a slow "rep stos" */
 	p = &c->pairs[pi];
-	*p = (struct pair){
-		.key = { key[0], key[1] },
-		.generation = p->generation,
-		.cap_clicks = INLINE_CLICKS,
-	};
+	p->key[0] = key[0];
+	p->key[1] = key[1];
+	p->window_start_us = 0;
+	memset(&p->window_client, 0, sizeof(p->window_client));
+	p->has_window = false;
+	p->queued = false;
+	p->n_pending = 0;
+	p->n_clicks = 0;
+	p->cap_clicks = INLINE_CLICKS;
 	c->table[table_find(c, key)] = (struct table_slot){ .tag = (uint32_t)key[1], .pair = pi };
 	lru_push_front(c, pi);
 	c->stats.pairs_active++;
@@ -1111,17 +1190,16 @@ static struct pending_click *pending_new(const struct cs_click *k, const struct 
 	if (!pc)
 		return NULL;
 	at = pc->text;
-	*pc = (struct pending_click){
-		.ts_us = k->ts_us,
-		.group_key = f->group_key,
-		.pair = pi,
-		.evidence = f->evidence,
-		.size = (uint32_t)(sizeof(*pc) + text),
-		.provider = f->provider,
-		.client = k->client,
-		.client_key = f->client_key,
-		.line = k->pos.line,
-	};
+	/* every field is set: no compound literal, which would cost a "rep stos" */
+	pc->ts_us = k->ts_us;
+	pc->group_key = f->group_key;
+	pc->pair = pi;
+	pc->evidence = f->evidence;
+	pc->size = (uint32_t)(sizeof(*pc) + text);
+	pc->provider = f->provider;
+	pc->client = k->client;
+	pc->client_key = f->client_key;
+	pc->line = k->pos.line;
 	memcpy(pc->method, k->method, CS_METHOD_LEN);
 	pc->method[CS_METHOD_LEN - 1] = '\0';
 	pc->message = copy_string(&at, f->message, f->message_len);

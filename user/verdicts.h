@@ -14,6 +14,7 @@
 
 struct cs_ranges;
 struct cs_agents;
+struct cs_learned;
 
 struct cs_classifier_config {
 	uint64_t burst_window_us;       /* default 2 s */
@@ -24,7 +25,23 @@ struct cs_classifier_config {
 	uint8_t v6_client_prefix;       /* default 64 */
 	size_t max_pairs;               /* LRU cap on message x recipient state; 0 = none */
 	const struct cs_ranges *ranges; /* may be NULL */
+	/*
+	 * Optional, used instead of ranges: looks up the client's range
+	 * elsewhere (run: the kernel maps, which operators change with
+	 * bpftool). False when no range holds a; else fills *flags
+	 * (CS_RANGE_*) and *provider, a string that must outlive the
+	 * classifier (NULL: unnamed).
+	 */
+	bool (*range_lookup)(void *ctx, const struct cs_addr *a, uint16_t *flags,
+			     const char **provider);
+	void *range_lookup_ctx;
 	const struct cs_agents *agents; /* may be NULL */
+	/*
+	 * May be NULL. Every verdict is shown to it (cs_learned_observe), and
+	 * a click whose client it holds, unexpired at the click's time, gets
+	 * learned_range unless its range is allow-listed. See learned.h.
+	 */
+	struct cs_learned *learned;
 	const char *const *honeypot_links;
 	size_t n_honeypot_links;
 };

@@ -230,6 +230,7 @@ static void test_durations(void **state)
 	} good[] = {
 		{ "2s", 2000000 }, { "500ms", 500000 }, { "10m", 600000000 }, { "1h", 3600000000ull },
 		{ "250us", 250 }, { "1.5s", 1500000 }, { "3", 3000000 }, { "0s", 0 },
+		{ "7d", 7 * 86400000000ull },
 	};
 	static const char *const bad[] = { "", "s", "-1s", "2 s", "2x", "2sec", "1e30h", ".5s" };
 	uint64_t us;
@@ -243,6 +244,34 @@ static void test_durations(void **state)
 			fail_msg("accepted '%s'", bad[i]);
 }
 
+static void test_learn_section(void **state)
+{
+	struct cs_config cfg;
+	const char *err = load(&cfg, "[learn]\nenabled = no\nthreshold = 5\nwindow = 30m\n"
+				     "ttl = 2d\nmax_entries = 1000\n");
+
+	assert_string_equal(err, "");
+	assert_false(cfg.learn.enabled);
+	assert_int_equal(cfg.learn.threshold, 5);
+	assert_int_equal(cfg.learn.window_us, 30 * 60000000ull);
+	assert_int_equal(cfg.learn.ttl_us, 2 * 86400000000ull);
+	assert_int_equal(cfg.learn.max_entries, 1000);
+	cs_config_free(&cfg);
+	/* untouched: the module's defaults */
+	assert_string_equal(load(&cfg, "[learn]\n"), "");
+	assert_true(cfg.learn.enabled);
+	assert_int_equal(cfg.learn.threshold, 3);
+	assert_int_equal(cfg.learn.ttl_us, 7 * 86400000000ull);
+	cs_config_free(&cfg);
+	expect_error("[learn]\nthreshold = 0\n", "2:", "not a count");
+	expect_error("[learn]\nthreshold = 65\n", "2:", "not a count");
+	expect_error("[learn]\nenabled = maybe\n", "2:", "not yes or no");
+	expect_error("[learn]\nttl = 0s\n", "2:", "longer than 0");
+	expect_error("[learn]\nwindow = soon\n", "2:", "bad duration");
+	expect_error("[learn]\nmax_entries = 0\n", "2:", "positive count");
+	expect_error("[learn]\nbogus = 1\n", "2:", "unknown key 'bogus' in [learn]");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_errors_name_the_line),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_learn_section),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

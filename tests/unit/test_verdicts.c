@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "agents.h"
+#include "learned.h"
 #include "ranges.h"
 #include "verdicts.h"
 
@@ -1191,6 +1192,60 @@ static void test_bad_config(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+/* ---- learned scanners ---- */
+
+static void test_learned_range(void **state)
+{
+	struct fixture *fx = *state;
+	struct cs_learned_config lcfg;
+	struct cs_learned *learned;
+	uint64_t gw1, gw2, early, lone, allow_lone, weak_lone, person, allowed_later;
+	struct cs_learned_entry restored = { .expiry_us = AT(3600), .evidence = 9 };
+
+	cs_learned_config_defaults(&lcfg);
+	lcfg.threshold = 2;
+	learned = cs_learned_new(&lcfg);
+	assert_non_null(learned);
+	/* learned before the operator allow-listed its range: the allow-list wins */
+	assert_true(cs_addr_parse("40.92.7.2", &restored.client));
+	assert_int_equal(cs_learned_add(learned, &restored), 0);
+	fx->cfg.learned = learned;
+	start(state);
+	/* an unlisted gateway bursts for two recipients; mycorp (allow) and cogent (weak) too */
+	gw1 = FEED(fx, .t = 0, .ip = "203.0.113.9", .recipient = "r1", .link = "a");
+	FEED(fx, .t = 0.5, .ip = "203.0.113.9", .recipient = "r1", .link = "b");
+	FEED(fx, .t = 1, .ip = "40.92.7.1", .recipient = "r1", .message = "m3", .link = "a");
+	FEED(fx, .t = 1.5, .ip = "40.92.7.1", .recipient = "r1", .message = "m3", .link = "b");
+	FEED(fx, .t = 2, .ip = "38.104.5.9", .recipient = "r1", .message = "m5", .link = "a");
+	FEED(fx, .t = 2.5, .ip = "38.104.5.9", .recipient = "r1", .message = "m5", .link = "b");
+	/* judged before the conviction that teaches it: not learned yet */
+	early = FEED(fx, .t = 5, .ip = "203.0.113.9", .message = "m4");
+	FEED(fx, .t = 10, .ip = "203.0.113.9", .recipient = "r2", .link = "a");
+	gw2 = FEED(fx, .t = 10.5, .ip = "203.0.113.9", .recipient = "r2", .link = "b");
+	FEED(fx, .t = 11, .ip = "40.92.7.1", .recipient = "r2", .message = "m3", .link = "a");
+	FEED(fx, .t = 11.5, .ip = "40.92.7.1", .recipient = "r2", .message = "m3", .link = "b");
+	FEED(fx, .t = 12, .ip = "38.104.5.9", .recipient = "r2", .message = "m5", .link = "a");
+	FEED(fx, .t = 12.5, .ip = "38.104.5.9", .recipient = "r2", .message = "m5", .link = "b");
+	/* later, lone clicks on one-link mails */
+	lone = FEED(fx, .t = 60, .ip = "203.0.113.9", .message = "m2");
+	allow_lone = FEED(fx, .t = 61, .ip = "40.92.7.1", .message = "m6");
+	weak_lone = FEED(fx, .t = 62, .ip = "38.104.5.9", .message = "m7");
+	person = FEED(fx, .t = 63, .ip = "198.51.100.7", .message = "m8");
+	allowed_later = FEED(fx, .t = 64, .ip = "40.92.7.2", .message = "m9");
+	assert_verdict(fx, gw1, CS_MACHINE, CS_R_BURST, "");
+	assert_verdict(fx, early, CS_HUMAN, 0, "");
+	assert_verdict(fx, gw2, CS_MACHINE, CS_R_BURST | CS_R_LEARNED_RANGE, "learned");
+	assert_verdict(fx, lone, CS_MACHINE, CS_R_LEARNED_RANGE, "learned");
+	assert_verdict(fx, allow_lone, CS_HUMAN, 0, "mycorp");
+	assert_verdict(fx, weak_lone, CS_MACHINE, CS_R_WEAK_RANGE | CS_R_LEARNED_RANGE, "cogent");
+	assert_verdict(fx, person, CS_HUMAN, 0, "");
+	assert_verdict(fx, allowed_later, CS_HUMAN, 0, "mycorp");
+	assert_all_once(fx);
+	cs_classifier_free(fx->c);
+	fx->c = NULL;
+	cs_learned_free(learned);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1247,6 +1302,7 @@ int main(void)
 		T(test_stats),
 		T(test_names),
 		T(test_bad_config),
+		T(test_learned_range),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
