@@ -105,7 +105,7 @@ CS_JUDGE_USAGE
 "\n"
 "Range maps are pinned in " CS_PIN_DIR "/ and kept across restarts; ranges\n"
 "added there with bpftool apply to the next click and survive restarts and\n"
-"reloads when no list names their provider. See docs/kernel-maps.md.\n"
+"reloads when no list names their provider. See the README, Kernel maps.\n"
 "Learned scanners (--learn-threshold) are kept in " CS_PIN_DIR "/" CS_MAP_LEARNED_V4 "\n"
 "and " CS_MAP_LEARNED_V6 " across restarts; 'clicksieve ranges learned' lists them.\n"
 "\n"

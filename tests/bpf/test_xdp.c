@@ -30,7 +30,7 @@ _Static_assert(sizeof(struct cs_range_value) == 4, "cs_range_value layout change
 _Static_assert(sizeof(struct cs_provider_stats) == 24, "cs_provider_stats layout changed");
 _Static_assert(sizeof(struct cs_provider_name) == CS_PROVIDER_NAME_LEN, "provider name");
 _Static_assert(sizeof(struct cs_counters) == 8 * CS_CNT__MAX, "cs_counters layout changed");
-_Static_assert(CS_CNT__MAX == 15, "counter indexes are documented in docs/kernel-maps.md");
+_Static_assert(CS_CNT__MAX == 15, "counter indexes are documented in the README (Kernel maps)");
 
 #define TRACKED_PORT  80
 #define LO_IFINDEX    1
@@ -189,7 +189,7 @@ static void insert_v6_range(struct fixture *f, const char *addr, __u32 plen,
 }
 
 /*
- * The counters are one struct per CPU at key 0 (docs/kernel-maps.md), and
+ * The counters are one struct per CPU at key 0 (README.md, Kernel maps), and
  * the reader sums every CPU's copy of every counter.
  */
 static void test_counters_layout(void **state)

@@ -18,7 +18,7 @@ cd "$(dirname "$self")/../.." || exit 1
 . tests/live/nginx.sh
 bpffs_private "$self" "$@"
 
-MAPS_DOC=docs/kernel-maps.md
+MAPS_DOC=README.md
 UA='Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
 HONEYPOT=hp-link
 PROXY=192.0.2.30

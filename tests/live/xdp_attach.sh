@@ -10,7 +10,7 @@ cd "$(dirname "$self")/../.." || exit 1
 . tests/live/netns.sh
 bpffs_private "$self" "$@"
 
-MAPS_DOC=docs/kernel-maps.md
+MAPS_DOC=README.md
 PIN=/sys/fs/bpf/clicksieve
 LISTED_V4=198.51.100.7
 LISTED_V6=2001:db8:5::7
