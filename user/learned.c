@@ -503,7 +503,7 @@ bool cs_learned_observe(struct cs_learned *l, const struct cs_click *click,
 	/* Suspects whose latest conviction left the window hold nothing. */
 	while (l->lru_tail != NIL && add_sat(suspect_at(l, l->lru_tail)->last_us, l->cfg.window_us) <= ts)
 		suspect_remove(l, l->lru_tail);
-	if (!(verdict->reasons & (CS_R_BURST | CS_R_MULTI_IP)) ||
+	if (!(verdict->reasons & CS_R_BURST) ||
 	    (verdict->reasons & CS_R_SCANNER_RANGE) || verdict->allowed)
 		return false;
 	client = client_key(l, &click->client);

@@ -1,5 +1,5 @@
 /*
- * Learned scanners: clients that the timing rules (burst, multi_ip) convict
+ * Learned scanners: clients that the burst rule convicts
  * for several distinct recipients within a window are remembered for a
  * while, so that their next clicks are machine at once (reason
  * learned_range, provider "learned"), even a lone click on a one-link mail.
@@ -8,9 +8,12 @@
  *
  * client     the source address masked to v4_prefix / v6_prefix (the
  *            classifier's client prefixes), IPv4-mapped IPv6 as IPv4.
- * evidence   a verdict whose reasons include burst or multi_ip, and neither
+ * evidence   a verdict whose reasons include burst, and neither
  *            scanner_range (the range already says it) nor an allow-listed
- *            range (operators vouched for it). Each counts for its
+ *            range (operators vouched for it). multi_ip alone is no
+ *            evidence: a person's second device behind a carrier's or an
+ *            office's shared address re-clicks from "another client", and
+ *            learning that address would convict everyone behind it. Each counts for its
  *            recipient id as the tracking URL gives it (a 64-bit hash):
  *            a person double-tapping links of their own mails is one
  *            recipient however often, a gateway scanning mail for a whole
