@@ -24,6 +24,12 @@
 #include "verdicts.h"
 
 #define BAD_LINES_SHOWN 5
+/*
+ * A line dated this far past the wall clock is a clock glitch or a corrupt
+ * line: taken as event time it would make every later click "late" and
+ * switch the timing rules off for the rest of the input.
+ */
+#define FUTURE_SLACK_US (24ull * 3600 * 1000000)
 #define FOLLOW_POLL_NS (200 * 1000 * 1000)
 #define FOLLOW_BATCH 4096               /* lines per file before looking at the others */
 
@@ -48,6 +54,7 @@ struct classify {
 	bool progress;
 	struct summary summary;
 	uint64_t lines, bad_lines;
+	uint64_t latest_plausible_us;   /* wall clock at start + FUTURE_SLACK_US */
 	uint64_t last_ts_us;            /* newest event time seen */
 	int exit_code;
 };
@@ -185,6 +192,21 @@ static void print_summary(struct classify *c)
 		(unsigned long long)st.pairs_evicted);
 }
 
+/* Late clicks lose burst and multi_ip evidence: say so, and what to do. */
+static void warn_late_clicks(const struct classify *c)
+{
+	struct cs_classifier_stats st;
+
+	cs_classifier_get_stats(c->clicks.classifier, &st);
+	if (!st.late_clicks)
+		return;
+	fprintf(stderr,
+		"clicksieve classify: warning: %llu click%s arrived later than the reorder window "
+		"allows and were judged without the clicks before them; give files oldest first "
+		"or raise --reorder-window\n",
+		(unsigned long long)st.late_clicks, st.late_clicks == 1 ? "" : "s");
+}
+
 static void on_verdict(void *ctx, const struct cs_click *click, const struct cs_verdict *v)
 {
 	struct classify *c = ctx;
@@ -229,6 +251,8 @@ static bool handle_line(struct classify *c, const char *file, char *text, size_t
 	c->lines++;
 	if (!cs_logformat_parse(c->format, text, len, &rec, &err))
 		return bad_line(c, file, line, err.reason, err.column);
+	if (rec.ts_us > c->latest_plausible_us)
+		return bad_line(c, file, line, "time more than a day in the future", 0);
 	if (rec.ts_us > c->last_ts_us)
 		c->last_ts_us = rec.ts_us;
 	cs_clicks_feed(&c->clicks, &(struct cs_seen_request){
@@ -450,6 +474,12 @@ int cmd_classify(int argc, char **argv)
 	}
 
 	c.strict = o.strict;
+	{
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		c.latest_plausible_us = (uint64_t)now.tv_sec * 1000000 + FUTURE_SLACK_US;
+	}
 	c.want_summary = o.summary;
 	c.progress = !o.follow && isatty(STDERR_FILENO);
 	c.clicks.classifier = cs_classifier_new(&judge.cfg.classifier, on_verdict, &c);
@@ -485,6 +515,7 @@ int cmd_classify(int argc, char **argv)
 	else if (c.bad_lines && !c.strict)
 		fprintf(stderr, "clicksieve classify: %llu bad line%s skipped\n",
 			(unsigned long long)c.bad_lines, c.bad_lines == 1 ? "" : "s");
+	warn_late_clicks(&c);
 	rc = c.exit_code;
 out:
 	for (size_t i = 0; i < n_files; i++)

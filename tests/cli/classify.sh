@@ -207,3 +207,23 @@ printf '[classify]\nburst_window = 2s\nreorder_window = later\n' > bad.conf
 rc=$?
 check "bad config exits 2" test "$rc" -eq 2
 check "bad config: error names file:line" grep -q 'bad.conf:3: reorder_window: bad duration' badconf.err
+
+# Input out of time order beyond the reorder window is judged alone: say so.
+click_line() {
+	echo "$1 - - [16/Nov/2026:$2 +0000] \"GET /redirect?link=$3&l=R1&s=$4 HTTP/1.1\" 302 0 \"-\" \"Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0\""
+}
+{ click_line 192.0.2.10 08:00:00 L1 S; click_line 192.0.2.99 09:00:00 L1 Q; } > newer.log
+{ click_line 192.0.2.11 08:00:01 L2 S; } > older.log
+"$BIN" classify -r ranges.txt newer.log older.log > late.out 2> late.err
+check "late clicks: warning on stderr" grep -q 'warning: 1 click arrived later than the reorder window' late.err
+"$BIN" classify -r ranges.txt older.log newer.log > ordered.out 2> ordered.err
+check "files oldest first: the burst is found" test "$(grep -c '"reasons":\["burst"\]' ordered.out)" -eq 2
+check "files oldest first: no warning" test ! -s ordered.err
+
+# A line dated far in the future must not switch the timing rules off.
+{ click_line 192.0.2.10 08:00:00 L1 S
+  echo '192.0.2.10 - - [16/Nov/2099:08:00:00 +0000] "GET /redirect?link=L9&l=R9&s=Z HTTP/1.1" 302 0 "-" "Mozilla/5.0"'
+  click_line 192.0.2.11 08:00:01 L2 S; } > future.log
+"$BIN" classify -r ranges.txt future.log > future.out 2> future.err
+check "future line: reported as a bad line" grep -q 'future.log:2: time more than a day in the future' future.err
+check "future line: the burst after it is still found" test "$(grep -c '"reasons":\["burst"\]' future.out)" -eq 2
