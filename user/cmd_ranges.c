@@ -42,7 +42,7 @@ static const char check_usage[] =
 	"Exit status: 0 valid, 2 a bad line (reported as FILE:LINE: reason).\n";
 
 static const char lookup_usage[] =
-	"Usage: clicksieve ranges lookup [--ranges FILE]... IP...\n"
+	"Usage: clicksieve ranges lookup [-r|--ranges FILE]... IP...\n"
 	"\n"
 	"Prints the longest range holding each address, its provider and flags, or\n"
 	"'no match'. Without --ranges, uses the shipped default list.\n"
@@ -123,7 +123,8 @@ static const char learned_usage[] =
 	"                     running instance follows within seconds\n"
 	"Exit status: 0 ok, 1 maps not pinned or an address not learned, 2 bad arguments.\n";
 
-enum { OPT_PIN_DIR = 256, OPT_RANGES, OPT_WEAK, OPT_MASK, OPT_SOURCE, OPT_FORGET };
+/* --ranges is -r too, as in classify, replay and run. */
+enum { OPT_RANGES = 'r', OPT_PIN_DIR = 256, OPT_WEAK, OPT_MASK, OPT_SOURCE, OPT_FORGET };
 
 struct sub_opts {
 	bool forget;
@@ -139,11 +140,15 @@ struct sub_opts {
 static int parse_opts(int argc, char **argv, const char *usage, const struct option *allowed,
 		      struct sub_opts *o)
 {
+	const char *shortopts = ":h";
 	int c;
 
+	for (const struct option *opt = allowed; opt->name; opt++)
+		if (opt->val == OPT_RANGES)
+			shortopts = ":hr:";
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", allowed, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, allowed, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			fputs(usage, stdout);

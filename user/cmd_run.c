@@ -715,7 +715,8 @@ int cmd_run(int argc, char **argv)
 	fprintf(stderr, "clicksieve: attached to %s in %s mode", r.ifname,
 		cs_xdp_mode_name(cs_xdp_attached_mode(r.xdp)));
 	if (r.metrics)
-		fprintf(stderr, "; metrics at http://%s/metrics", r.metrics_listen);
+		fprintf(stderr, "; metrics at http://%s%s/metrics",
+			strchr(r.metrics_listen, ':') ? "" : "127.0.0.1:", r.metrics_listen);
 	fputc('\n', stderr);
 
 	ret = event_loop(&r, events_fd, signal_fd);
