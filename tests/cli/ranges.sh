@@ -47,6 +47,9 @@ out=$("$BIN" ranges lookup --ranges "$tmp/good.txt" 192.0.2.200)
 check "lookup: longest prefix, provider, flags" test "$out" = "192.0.2.200: 192.0.2.128/25 beta weak"
 out=$("$BIN" ranges lookup 2001:db8:1::9 --ranges "$tmp/good.txt")
 check "lookup: IPv6, options after arguments" test "$out" = "2001:db8:1::9: 2001:db8:1::/48 gamma allow"
+out=$("$BIN" ranges lookup -r "$tmp/good.txt" 192.0.2.200)
+check "lookup: -r is --ranges, as in classify" test "$out" = "192.0.2.200: 192.0.2.128/25 beta weak"
+expect_exit 2 "check: -r is not an option of check" "$BIN" ranges check -r "$tmp/good.txt"
 out=$("$BIN" ranges lookup --ranges "$tmp/good.txt" 203.0.113.5)
 rc=$?
 check "lookup: miss prints no match" test "$out" = "203.0.113.5: no match"
