@@ -10,7 +10,7 @@ cd "$(dirname "$self")/.." || exit 1
 : "${BUILD:=build}"
 BIN=$PWD/$BUILD/clicksieve
 . tests/live/netns.sh
-. tests/live/nginx.sh
+. tests/nginx.sh
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "demo: needs root (network namespaces and XDP)" >&2

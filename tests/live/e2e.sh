@@ -15,7 +15,7 @@ self=$(readlink -f "$0")
 cd "$(dirname "$self")/../.." || exit 1
 . tests/lib.sh
 . tests/live/netns.sh
-. tests/live/nginx.sh
+. tests/nginx.sh
 bpffs_private "$self" "$@"
 
 MAPS_DOC=README.md
