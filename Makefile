@@ -120,6 +120,8 @@ install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/clicksieve
 	install -D -m 0644 data/default-ranges.txt $(DESTDIR)$(PREFIX)/share/clicksieve/default-ranges.txt
 	install -D -m 0644 data/bot-agents.txt $(DESTDIR)$(PREFIX)/share/clicksieve/bot-agents.txt
+	install -D -m 0644 data/clicksieve.conf.example $(DESTDIR)$(PREFIX)/share/clicksieve/clicksieve.conf.example
+	install -D -m 0755 scripts/update-ranges $(DESTDIR)$(PREFIX)/sbin/clicksieve-update-ranges
 
 clean:
 	rm -rf $(BUILD)
