@@ -212,17 +212,17 @@ static int bench_sync(const struct cs_ranges *full, const struct cs_ranges *chur
 		goto out;
 	}
 	t0 = now();
-	if (cs_ranges_sync_fds(full, v4, v6, prov, &st, err, sizeof(err)))
+	if (cs_ranges_sync_fds(full, v4, v6, prov, 0, &st, err, sizeof(err)))
 		goto fail;
 	printf("%-34s %12.1f ms    (%zu added)\n", "sync: full, into empty maps", (now() - t0) * 1e3,
 	       st.added);
 	t0 = now();
-	if (cs_ranges_sync_fds(full, v4, v6, prov, &st, err, sizeof(err)))
+	if (cs_ranges_sync_fds(full, v4, v6, prov, 0, &st, err, sizeof(err)))
 		goto fail;
 	printf("%-34s %12.1f ms    (%zu unchanged)\n", "sync: again, nothing changed",
 	       (now() - t0) * 1e3, st.unchanged);
 	t0 = now();
-	if (cs_ranges_sync_fds(churned, v4, v6, prov, &st, err, sizeof(err)))
+	if (cs_ranges_sync_fds(churned, v4, v6, prov, 0, &st, err, sizeof(err)))
 		goto fail;
 	printf("%-34s %12.1f ms    (%zu added, %zu changed, %zu removed)\n", "sync: 1% churn",
 	       (now() - t0) * 1e3, st.added, st.changed, st.removed);

@@ -4,13 +4,21 @@
  *
  * The matcher flattens the nested prefixes of each family into disjoint
  * intervals of the address space, each carrying the longest prefix that
- * covers it (or none), and finds an address's interval through a radix
- * index: a 16-bit first level, then 4-bit levels only where many intervals
- * crowd into one slot, then a short binary search. A lookup touches a few
- * cache lines whatever the number or lengths of prefixes.
+ * covers it (or none), and indexes the interval starts with a multibit
+ * trie of 32-bit entries, each a leaf (one interval covers the block), a
+ * bucket (up to four starts compared in one cache line), a node (a direct
+ * table on the next bits; strides vary with the starts below, from a root
+ * of 18 bits for IPv4 and 16 for IPv6 up to 16 bits) or a skip (over the
+ * bits that all starts of a block share: deep IPv6 clusters). Node strides
+ * are picked so that entries below are leaves or buckets wherever that
+ * costs at most 16 entries a start: most lookups then read the root entry,
+ * one node entry and one bucket, and take the same branches, which lets
+ * consecutive lookups overlap their cache misses. The cloud feeds padded
+ * to 100k prefixes take under 10 MiB, in huge pages where allowed.
  */
 #include "ranges.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -27,53 +35,92 @@
 #define CS_DATADIR "/usr/local/share/clicksieve"
 #endif
 
-/* Slots holding more intervals than this get a finer index level. */
-#define INDEX_CROWDED 16
-
 /* An address as a 128-bit number; IPv4 occupies the top 32 bits. */
 struct key128 {
 	uint64_t hi, lo;
 };
 
-/* One slot of an index level: its first interval, and a finer level. */
-struct index_slot {
-	uint32_t bound;                 /* interval holding the slot's first address */
-	int32_t child;                  /* node of the next NODE_BITS bits, or -1 */
+typedef unsigned __int128 u128;
+
+/*
+ * Index entries (32 bits): a leaf (range + 1, 0 = no range), a bucket, a
+ * node (2^stride entries, one per value of the next stride bits), or a
+ * skip over bits that all starts of a block share.
+ */
+#define ENTRY_LEAF   0u
+#define ENTRY_BUCKET 1u
+#define ENTRY_NODE   2u
+#define ENTRY_SKIP   3u
+#define ENTRY_TYPE(e) ((e) >> 30)
+#define ENTRY_INDEX_MASK 0x3fffffffu
+#define NODE_OFFSET_BITS 25             /* node entries: 5 bits of stride - 1 */
+#define NODE_MAX_STRIDE 16
+#define SKIP_MIN_BITS 8                 /* shorter shared runs: a node does as well */
+
+/* Bits resolved by the root node: IPv4 /18s in one read, IPv6 /16s. */
+static const unsigned root_bits[2] = { 18, 16 };
+
+#define BUCKET_KEYS 4
+
+/*
+ * Up to BUCKET_KEYS interval starts of one block, in one cache line. All
+ * share their first `common` bits (at most 64), stored in prefix; their
+ * next 64 bits are the keys, and no start has bits set past those. An
+ * address whose first `common` bits differ lies before or after all of them.
+ */
+struct bucket {
+	uint64_t prefix;
+	uint64_t key[BUCKET_KEYS];      /* ascending; unused ones UINT64_MAX */
+	int32_t range[BUCKET_KEYS + 1]; /* range[j]: past j starts; unused repeat the last */
+	uint8_t common;
+	uint8_t count;
 };
 
-#define TOP_SLOTS 65536                 /* first level: 16 bits */
-#define NODE_BITS 4                     /* small nodes: fewer cache misses than 8 */
-#define NODE_SLOTS (1u << NODE_BITS)    /* further levels */
+/* One cache line each, as the arena places them at a 64-byte boundary. */
+_Static_assert(sizeof(struct bucket) == 64, "a bucket is one cache line");
+
+/*
+ * The starts of a block all begin with the first `bits` bits of prefix:
+ * addresses that do not lie before or after all of them; those that do go
+ * on to child, past those bits.
+ */
+struct skip {
+	u128 prefix;                    /* the shared bits, as a number */
+	int32_t below, above;           /* ranges before and after all starts */
+	uint32_t child;
+	uint8_t bits;
+};
 
 /* Interval i covers [start of i, start of i + 1). */
 struct interval {
-	struct key128 start;
+	u128 start;
 	int32_t range;                  /* index into cs_ranges.ranges, or -1 */
 };
 
 /*
- * Lookups read only the arena: the first level (TOP_SLOTS + 1 slots), the
- * nodes (NODE_SLOTS + 1 slots each) and the intervals, in one mapping
- * backed by huge pages where the kernel allows, as lookups jump around it.
+ * Lookups read only the arena: node entries, buckets and skips, in one
+ * mapping backed by huge pages where the kernel allows, as lookups jump
+ * around it.
  */
 struct lpm_index {
 	void *arena;
 	size_t arena_size;
-	const struct index_slot *top;
-	const struct index_slot *nodes;
-	/* Intervals, split so that searches read only the dense start words. */
-	const uint64_t *start_hi;
-	const uint64_t *start_lo;
-	const int32_t *range;
+	uint32_t root;
+	const uint32_t *entries;
+	const struct bucket *buckets;
+	const struct skip *skips;
 };
 
 /* Growing arrays while an index is built. */
 struct index_builder {
 	struct interval *iv;
 	size_t count, cap;
-	struct index_slot *top;
-	struct index_slot *nodes;
-	size_t node_count, node_cap;
+	uint32_t *entries;
+	size_t entry_count, entry_cap;
+	struct bucket *buckets;
+	size_t bucket_count, bucket_cap;
+	struct skip *skips;
+	size_t skip_count, skip_cap;
 	bool oom;
 };
 
@@ -90,12 +137,12 @@ struct cs_ranges {
 
 static struct key128 key_from_bytes(const uint8_t b[16])
 {
-	struct key128 k = { 0, 0 };
+	struct key128 k;
 
-	for (int i = 0; i < 8; i++) {
-		k.hi = k.hi << 8 | b[i];
-		k.lo = k.lo << 8 | b[8 + i];
-	}
+	memcpy(&k.hi, b, 8);
+	memcpy(&k.lo, b + 8, 8);
+	k.hi = be64toh(k.hi);
+	k.lo = be64toh(k.lo);
 	return k;
 }
 
@@ -129,15 +176,6 @@ static bool key_is_max(struct key128 k)
 	return k.hi == UINT64_MAX && k.lo == UINT64_MAX;
 }
 
-/* The NODE_BITS bits of k starting at bit pos (a multiple of NODE_BITS) from the top. */
-static unsigned key_chunk(struct key128 k, unsigned pos)
-{
-	unsigned mask = NODE_SLOTS - 1;
-
-	return pos < 64 ? (k.hi >> (64 - NODE_BITS - pos)) & mask
-			: (k.lo >> (128 - NODE_BITS - pos)) & mask;
-}
-
 static int family_slot(int family)
 {
 	return family == 6 ? 1 : 0;
@@ -153,7 +191,9 @@ static void index_clear(struct lpm_index *ix)
 /* Starts a new interval at k, or relabels the last one when it starts at k. */
 static void interval_emit(struct index_builder *b, struct key128 k, int32_t range)
 {
-	if (b->count && b->iv[b->count - 1].start.hi == k.hi && b->iv[b->count - 1].start.lo == k.lo)
+	u128 start = (u128)k.hi << 64 | k.lo;
+
+	if (b->count && b->iv[b->count - 1].start == start)
 		b->count--;
 	if (b->count && b->iv[b->count - 1].range == range)
 		return;
@@ -168,123 +208,261 @@ static void interval_emit(struct index_builder *b, struct key128 k, int32_t rang
 		b->iv = iv;
 		b->cap = cap;
 	}
-	b->iv[b->count].start = k;
+	b->iv[b->count].start = start;
 	b->iv[b->count].range = range;
 	b->count++;
 }
 
-/* Last interval in [lo, hi] starting at or before k (interval lo does). */
-static uint32_t interval_find(const struct lpm_index *ix, uint32_t lo, uint32_t hi, struct key128 k)
+static int grow(void **array, size_t *cap, size_t want, size_t size)
 {
-	uint32_t n = hi - lo + 1;
+	size_t c = *cap ? *cap : 1024;
+	void *p;
 
-	/* Branch-free: the answer stays in [lo, lo + n). */
-	while (n > 1) {
-		uint32_t half = n / 2, mid = lo + half;
-		bool le = ix->start_hi[mid] < k.hi ||
-			  (ix->start_hi[mid] == k.hi && ix->start_lo[mid] <= k.lo);
+	if (want <= *cap)
+		return 0;
+	while (c < want)
+		c *= 2;
+	p = realloc(*array, c * size);
+	if (!p)
+		return -1;
+	*array = p;
+	*cap = c;
+	return 0;
+}
 
-		lo = le ? mid : lo;
-		n -= half;
-	}
-	return lo;
+/* Number of significant bits of a start: 128 less its trailing zeros. */
+static unsigned key_bits(u128 k)
+{
+	uint64_t lo = (uint64_t)k, hi = (uint64_t)(k >> 64);
+
+	if (lo)
+		return 128 - (unsigned)__builtin_ctzll(lo);
+	return hi ? 64 - (unsigned)__builtin_ctzll(hi) : 0;
+}
+
+/* First bits shared by a and b. */
+static unsigned common_bits(u128 a, u128 b)
+{
+	u128 x = a ^ b;
+	uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
+
+	if (hi)
+		return (unsigned)__builtin_clzll(hi);
+	return lo ? 64 + (unsigned)__builtin_clzll(lo) : 128;
+}
+
+/* The first common bits of k (common <= 64), as the top bits of a word. */
+static uint64_t key_window_prefix(u128 k, unsigned common)
+{
+	return common ? (uint64_t)(k >> 64) & ~0ull << (64 - common) : 0;
 }
 
 /*
- * Fills slots[0 .. n] for the n sub-slots of [base, ...), each 2^(128 - pos
- * - bits) addresses wide, over intervals lo..hi; then builds finer nodes
- * for crowded slots. Returns -1 when out of memory.
+ * A bucket for the starts first + 1 .. last of a block (interval first
+ * holds the block's first address), if they fit one: few enough, and all
+ * significant bits within 64 bits after their common prefix.
  */
-static int index_fill(struct index_builder *b, bool top, size_t first, uint32_t lo, uint32_t hi,
-		      struct key128 base, unsigned pos, unsigned bits)
+/*
+ * The `common` bits of a bucket for the starts first + 1 .. last (interval
+ * first holds the block's first address): -1 unless they fit one, few
+ * enough, all significant bits within 64 bits after their common prefix.
+ */
+static int bucket_common(const struct index_builder *b, size_t first, size_t last)
 {
-	unsigned n = 1u << bits;
-	uint32_t i = lo;
+	unsigned need = 0;
 
-#define SLOT(c) (top ? &b->top[first + (c)] : &b->nodes[first + (c)])
-	for (unsigned c = 0; c < n; c++) {
-		struct key128 k = base;
-		unsigned shift = 128 - pos - bits;
+	if (last - first > BUCKET_KEYS)
+		return -1;
+	for (size_t i = first + 1; i <= last; i++)
+		if (key_bits(b->iv[i].start) > need)
+			need = key_bits(b->iv[i].start);
+	if (need <= 64)
+		return 0;
+	if (last - first > 1 && common_bits(b->iv[first + 1].start, b->iv[last].start) < need - 64)
+		return -1;
+	return (int)need - 64;
+}
 
-		if (shift >= 64)
-			k.hi |= (uint64_t)c << (shift - 64);
-		else
-			k.lo |= (uint64_t)c << shift;
-		while (i < hi && key_le(b->iv[i + 1].start, k))
-			i++;
-		SLOT(c)->bound = i;
-		SLOT(c)->child = -1;
+/* A bucket for the starts first + 1 .. last; 1 when they do not fit one. */
+static int bucket_try(struct index_builder *b, size_t first, size_t last, uint32_t *entry)
+{
+	size_t n = last - first;
+	int common = bucket_common(b, first, last);
+	struct bucket *bk;
+
+	if (common < 0)
+		return 1;
+	if (b->bucket_count > ENTRY_INDEX_MASK ||
+	    grow((void **)&b->buckets, &b->bucket_cap, b->bucket_count + 1, sizeof(*bk)))
+		return -1;
+	bk = &b->buckets[b->bucket_count];
+	memset(bk, 0, sizeof(*bk));
+	bk->prefix = key_window_prefix(b->iv[first + 1].start, (unsigned)common);
+	bk->common = (uint8_t)common;
+	bk->count = (uint8_t)n;
+	for (size_t j = 0; j < BUCKET_KEYS; j++)
+		bk->key[j] = j < n ? (uint64_t)(b->iv[first + 1 + j].start << common >> 64) : UINT64_MAX;
+	for (size_t j = 0; j <= BUCKET_KEYS; j++)
+		bk->range[j] = b->iv[first + (j < n ? j : n)].range;
+	*entry = ENTRY_BUCKET << 30 | (uint32_t)b->bucket_count++;
+	return 0;
+}
+
+/* Whether every entry of a node of this stride would be a leaf or a bucket. */
+static bool children_terminal(const struct index_builder *b, unsigned pos, unsigned stride,
+			      size_t first, size_t last)
+{
+	unsigned shift = 128 - pos - stride;
+
+	for (size_t g0 = first + 1, g1; g0 <= last; g0 = g1 + 1) {
+		u128 child = b->iv[g0].start >> shift;
+
+		for (g1 = g0; g1 < last && b->iv[g1 + 1].start >> shift == child; g1++)
+			;
+		/* A start at the entry's first address begins it rather than splits it. */
+		size_t lo = b->iv[g0].start == child << shift ? g0 : g0 - 1;
+
+		if (lo < g1 && bucket_common(b, lo, g1) < 0)
+			return false;
 	}
-	SLOT(n)->bound = hi;
-	SLOT(n)->child = -1;
-	for (unsigned c = 0; c < n; c++) {
-		uint32_t b0 = SLOT(c)->bound, b1 = SLOT(c + 1)->bound;
+	return true;
+}
 
-		if (b1 - b0 <= INDEX_CROWDED || pos + bits + NODE_BITS > 128)
-			continue;
-		if (b->node_count == b->node_cap) {
-			size_t cap = b->node_cap ? b->node_cap * 2 : 16;
-			struct index_slot *nodes = realloc(b->nodes, cap * (NODE_SLOTS + 1) * sizeof(*nodes));
+/*
+ * Bits for a node over starts first + 1 .. last: the fewest, from about
+ * log2 of their number, that leave only leaves and buckets below, so that
+ * most lookups take the same path length; denser spots get nodes below
+ * rather than more than 16 entries a start.
+ */
+static unsigned node_stride(const struct index_builder *b, unsigned pos, size_t first, size_t last)
+{
+	unsigned base = 4, widest;
 
-			if (!nodes)
-				return -1;
-			b->nodes = nodes;
-			b->node_cap = cap;
-		}
-		size_t id = b->node_count++;
-		struct key128 k = base;
-		unsigned shift = 128 - pos - bits;
+	while (base < NODE_MAX_STRIDE && (size_t)1 << (base + 1) < last - first)
+		base++;
+	if (base > 128 - pos)
+		base = 128 - pos;
+	widest = base + 4 < NODE_MAX_STRIDE ? base + 4 : NODE_MAX_STRIDE;
+	if (widest > 128 - pos)
+		widest = 128 - pos;
+	for (unsigned stride = base; stride <= widest; stride++)
+		if (children_terminal(b, pos, stride, first, last))
+			return stride;
+	return base;
+}
 
-		if (shift >= 64)
-			k.hi |= (uint64_t)c << (shift - 64);
-		else
-			k.lo |= (uint64_t)c << shift;
-		SLOT(c)->child = (int32_t)id;
-		if (index_fill(b, false, id * (NODE_SLOTS + 1), b0, b1, k, pos + bits, NODE_BITS))
+static int block_build(struct index_builder *b, u128 base, unsigned pos, unsigned stride,
+		       size_t first, size_t last, uint32_t *entry);
+
+/* A skip over the bits that starts first + 1 .. last all share. */
+static int skip_build(struct index_builder *b, unsigned shared, size_t first, size_t last,
+		      uint32_t *entry)
+{
+	u128 sub = b->iv[first + 1].start & ~(u128)0 << (128 - shared);
+	size_t lo = first, id = b->skip_count;
+	uint32_t child;
+
+	if (id >= ENTRY_INDEX_MASK ||
+	    grow((void **)&b->skips, &b->skip_cap, id + 1, sizeof(*b->skips)))
+		return -1;
+	b->skip_count++;
+	while (lo < last && b->iv[lo + 1].start <= sub)
+		lo++;
+	if (block_build(b, sub, shared, 0, lo, last, &child))
+		return -1;
+	b->skips[id] = (struct skip){
+		.prefix = sub >> (128 - shared), .below = b->iv[first].range,
+		.above = b->iv[last].range, .child = child, .bits = (uint8_t)shared,
+	};
+	*entry = ENTRY_SKIP << 30 | (uint32_t)id;
+	return 0;
+}
+
+/*
+ * Entry for the block of addresses whose first pos bits are those of base:
+ * intervals first .. last meet it, first holding its first address.
+ */
+static int block_build(struct index_builder *b, u128 base, unsigned pos, unsigned stride,
+		       size_t first, size_t last, uint32_t *entry)
+{
+	size_t offset = b->entry_count, lo = first, hi = first;
+	int ret;
+
+	if (first == last) {
+		*entry = ENTRY_LEAF << 30 | (uint32_t)(b->iv[first].range + 1);
+		return 0;
+	}
+	if (!stride) {
+		ret = bucket_try(b, first, last, entry);
+		if (ret <= 0)
+			return ret;
+		unsigned shared = common_bits(b->iv[first + 1].start, b->iv[last].start);
+
+		if (shared >= pos + SKIP_MIN_BITS)
+			return skip_build(b, shared, first, last, entry);
+		stride = node_stride(b, pos, first, last);
+	}
+	if (offset + ((size_t)1 << stride) >= (size_t)1 << NODE_OFFSET_BITS)
+		return -1;
+	if (grow((void **)&b->entries, &b->entry_cap, offset + ((size_t)1 << stride),
+		 sizeof(*b->entries)))
+		return -1;
+	b->entry_count = offset + ((size_t)1 << stride);
+	for (size_t c = 0; c < (size_t)1 << stride; c++) {
+		unsigned shift = 128 - pos - stride;
+		u128 start = base | (u128)c << shift;
+		u128 end = start + ((u128)1 << shift) - 1;
+		uint32_t child;
+
+		while (lo < last && b->iv[lo + 1].start <= start)
+			lo++;
+		if (hi < lo)
+			hi = lo;
+		while (hi < last && b->iv[hi + 1].start <= end)
+			hi++;
+		if (block_build(b, start, pos + stride, 0, lo, hi, &child))
 			return -1;
+		b->entries[offset + c] = child;
 	}
-#undef SLOT
+	*entry = ENTRY_NODE << 30 | (stride - 1) << NODE_OFFSET_BITS | (uint32_t)offset;
 	return 0;
 }
 
 /* Copies the built index into one huge-page-backed mapping. */
-static int index_freeze(struct lpm_index *ix, const struct index_builder *b)
+static int index_freeze(struct lpm_index *ix, const struct index_builder *b, uint32_t root)
 {
-	size_t top = (TOP_SLOTS + 1) * sizeof(struct index_slot);
-	size_t nodes = b->node_count * (NODE_SLOTS + 1) * sizeof(struct index_slot);
-	size_t words = b->count * sizeof(uint64_t), ranges = b->count * sizeof(int32_t);
-	size_t huge = 2u << 20, size = (top + nodes + 2 * words + ranges + huge - 1) / huge * huge;
+	size_t entries = (b->entry_count * sizeof(*b->entries) + 63) / 64 * 64;
+	size_t buckets = b->bucket_count * sizeof(*b->buckets);
+	size_t skips = b->skip_count * sizeof(*b->skips);
+	size_t huge = 2u << 20, size = (entries + buckets + skips + huge) / huge * huge;
 	char *arena = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (arena == MAP_FAILED)
 		return -1;
 	madvise(arena, size, MADV_HUGEPAGE);    /* a hint: fine if refused */
-	memcpy(arena, b->top, top);
-	memcpy(arena + top, b->nodes, nodes);
-	uint64_t *hi = (uint64_t *)(arena + top + nodes), *lo = hi + b->count;
-	int32_t *range = (int32_t *)(lo + b->count);
-
-	for (size_t i = 0; i < b->count; i++) {
-		hi[i] = b->iv[i].start.hi;
-		lo[i] = b->iv[i].start.lo;
-		range[i] = b->iv[i].range;
-	}
+	if (entries)
+		memcpy(arena, b->entries, b->entry_count * sizeof(*b->entries));
+	if (buckets)
+		memcpy(arena + entries, b->buckets, buckets);
+	if (skips)
+		memcpy(arena + entries + buckets, b->skips, skips);
 	mprotect(arena, size, PROT_READ);
 	ix->arena = arena;
 	ix->arena_size = size;
-	ix->top = (const struct index_slot *)arena;
-	ix->nodes = (const struct index_slot *)(arena + top);
-	ix->start_hi = hi;
-	ix->start_lo = lo;
-	ix->range = range;
+	ix->root = root;
+	ix->entries = (const uint32_t *)arena;
+	ix->buckets = (const struct bucket *)(arena + entries);
+	ix->skips = (const struct skip *)(arena + entries + buckets);
 	return 0;
 }
 
 /* Index of one family over ranges[first .. first + n), sorted. */
-static int index_build(struct lpm_index *ix, const struct cs_range *ranges, size_t first, size_t n)
+static int index_build(struct lpm_index *ix, const struct cs_range *ranges, size_t first, size_t n,
+		       unsigned bits)
 {
 	struct index_builder b = { 0 };
 	struct { struct key128 end; int32_t range; } stack[129];
+	uint32_t root;
 	size_t depth = 0;
 	int ret = -1;
 
@@ -314,32 +492,63 @@ static int index_build(struct lpm_index *ix, const struct cs_range *ranges, size
 			break;
 		interval_emit(&b, next, depth ? stack[depth - 1].range : -1);
 	}
-	b.top = malloc((TOP_SLOTS + 1) * sizeof(*b.top));
-	if (b.oom || !b.top ||
-	    index_fill(&b, true, 0, 0, (uint32_t)b.count - 1, (struct key128){ 0, 0 }, 0, 16) ||
-	    index_freeze(ix, &b))
+	if (b.oom ||
+	    block_build(&b, 0, 0, bits, 0, b.count - 1, &root) ||
+	    index_freeze(ix, &b, root))
 		goto out;
 	ret = 0;
 out:
 	free(b.iv);
-	free(b.top);
-	free(b.nodes);
+	free(b.entries);
+	free(b.buckets);
+	free(b.skips);
 	return ret;
 }
 
-static int32_t index_lookup(const struct lpm_index *ix, struct key128 k)
+static int32_t bucket_lookup(const struct bucket *bk, u128 k)
 {
-	const struct index_slot *slot = &ix->top[k.hi >> 48];
-	uint32_t lo = slot[0].bound, hi = slot[1].bound;
-	int32_t child = slot[0].child;
+	uint64_t prefix = key_window_prefix(k, bk->common);
+	uint64_t window;
+	unsigned past = 0;
 
-	for (unsigned pos = 16; child >= 0; pos += NODE_BITS) {
-		slot = &ix->nodes[(size_t)child * (NODE_SLOTS + 1) + key_chunk(k, pos)];
-		lo = slot[0].bound;
-		hi = slot[1].bound;
-		child = slot[0].child;
+	if (prefix != bk->prefix)
+		return bk->range[prefix < bk->prefix ? 0 : bk->count];
+	window = (uint64_t)(k << bk->common >> 64);
+	for (unsigned j = 0; j < BUCKET_KEYS; j++)
+		past += bk->key[j] <= window;
+	return bk->range[past];
+}
+
+static int32_t index_lookup(const struct lpm_index *ix, u128 k)
+{
+	uint32_t e = ix->root;
+	unsigned pos = 0;
+
+	for (;;) {
+		switch (ENTRY_TYPE(e)) {
+		case ENTRY_LEAF:
+			return (int32_t)(e & ENTRY_INDEX_MASK) - 1;
+		case ENTRY_BUCKET:
+			return bucket_lookup(&ix->buckets[e & ENTRY_INDEX_MASK], k);
+		case ENTRY_SKIP: {
+			const struct skip *sk = &ix->skips[e & ENTRY_INDEX_MASK];
+			u128 prefix = k >> (128 - sk->bits);
+
+			if (prefix != sk->prefix)
+				return prefix < sk->prefix ? sk->below : sk->above;
+			e = sk->child;
+			pos = sk->bits;
+			break;
+		}
+		default: {
+			unsigned stride = (e >> NODE_OFFSET_BITS & 31) + 1;
+
+			e = ix->entries[(e & ((1u << NODE_OFFSET_BITS) - 1)) +
+					(size_t)(k << pos >> (128 - stride))];
+			pos += stride;
+		}
+		}
 	}
-	return ix->range[interval_find(ix, lo, hi, k)];
 }
 
 static int range_cmp(const void *pa, const void *pb)
@@ -401,15 +610,17 @@ static int slots_rebuild(struct cs_ranges *r, size_t want)
 /* Sorts, rehashes and reindexes after a file's ranges were appended. */
 static int ranges_commit(struct cs_ranges *r)
 {
-	qsort(r->ranges, r->count, sizeof(*r->ranges), range_cmp);
+	if (r->count)   /* ranges is NULL while the set is empty */
+		qsort(r->ranges, r->count, sizeof(*r->ranges), range_cmp);
 	if (slots_rebuild(r, r->count))
 		return -1;
 	r->family_count[0] = r->family_count[1] = 0;
 	for (size_t i = 0; i < r->count; i++)
 		r->family_count[family_slot(r->ranges[i].prefix.family)]++;
-	if (index_build(&r->index[0], r->ranges, 0, r->family_count[0]))
+	if (index_build(&r->index[0], r->ranges, 0, r->family_count[0], root_bits[0]))
 		return -1;
-	return index_build(&r->index[1], r->ranges, r->family_count[0], r->family_count[1]);
+	return index_build(&r->index[1], r->ranges, r->family_count[0], r->family_count[1],
+			   root_bits[1]);
 }
 
 struct cs_ranges *cs_ranges_new(void)
@@ -656,7 +867,9 @@ const struct cs_range *cs_ranges_lookup(const struct cs_ranges *r, const struct 
 
 	if (a->family != 4 && a->family != 6)
 		return NULL;
-	i = index_lookup(&r->index[family_slot(a->family)], key_from_bytes(a->bytes));
+	struct key128 k = key_from_bytes(a->bytes);
+
+	i = index_lookup(&r->index[family_slot(a->family)], (u128)k.hi << 64 | k.lo);
 	return i < 0 ? NULL : &r->ranges[i];
 }
 

@@ -3,6 +3,7 @@
 
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,60 +111,258 @@ static int delete_entries(int fd, const struct batch *b, const char *map, char *
 	return 0;
 }
 
-static int kentry_cmp(const void *pa, const void *pb)
+/* Entries read from one map, with a hash index on their keys. */
+struct kmap {
+	struct kentry *entries;
+	size_t count, cap;
+	uint32_t *slots;                /* entry index + 1, 0 = empty */
+	size_t mask;                    /* slot count - 1 */
+};
+
+static size_t key_hash(const uint8_t key[KEY_MAX])
 {
-	return memcmp(((const struct kentry *)pa)->key, ((const struct kentry *)pb)->key, KEY_MAX);
+	uint64_t a, b;
+	uint32_t c;
+
+	memcpy(&a, key, 8);
+	memcpy(&b, key + 8, 8);
+	memcpy(&c, key + 16, 4);
+	a = (a ^ b * 0x9e3779b97f4a7c15ull ^ (uint64_t)c << 29) * 0xff51afd7ed558ccdull;
+	return (size_t)(a ^ a >> 31);
 }
 
-/* Reads every entry of an LPM map, sorted by key bytes. */
-static int read_lpm(int fd, size_t key_size, struct kentry **out, size_t *count,
-		    const char *map, char *err, size_t errlen)
+/* Slot holding key, or the empty one where it belongs. */
+static size_t kmap_slot(const struct kmap *km, const uint8_t key[KEY_MAX])
 {
-	struct kentry *entries = NULL;
-	size_t n = 0, cap = 0;
+	size_t s = key_hash(key) & km->mask;
+
+	while (km->slots[s] && memcmp(km->entries[km->slots[s] - 1].key, key, KEY_MAX))
+		s = (s + 1) & km->mask;
+	return s;
+}
+
+static struct kentry *kmap_find(const struct kmap *km, const uint8_t key[KEY_MAX])
+{
+	size_t s;
+
+	if (!km->slots)
+		return NULL;
+	s = kmap_slot(km, key);
+	return km->slots[s] ? &km->entries[km->slots[s] - 1] : NULL;
+}
+
+/* Indexes the entries, dropping repeats. */
+static int kmap_index(struct kmap *km)
+{
+	size_t n = 64, kept = 0;
+
+	while (n < km->count * 2)
+		n *= 2;
+	km->slots = calloc(n, sizeof(*km->slots));
+	if (!km->slots)
+		return -1;
+	km->mask = n - 1;
+	for (size_t i = 0; i < km->count; i++) {
+		size_t s = kmap_slot(km, km->entries[i].key);
+
+		if (km->slots[s])
+			continue;
+		km->entries[kept] = km->entries[i];
+		km->slots[s] = (uint32_t)++kept;
+	}
+	km->count = kept;
+	return 0;
+}
+
+static void kmap_free(struct kmap *km)
+{
+	free(km->entries);
+	free(km->slots);
+	memset(km, 0, sizeof(*km));
+}
+
+/* Appends one entry read from the kernel. */
+static int kmap_add(struct kmap *km, const uint8_t *key, size_t key_size,
+		    const struct cs_range_value *value)
+{
+	if (km->count == km->cap) {
+		size_t c = km->cap ? km->cap * 2 : 1024;
+		struct kentry *e = realloc(km->entries, c * sizeof(*e));
+
+		if (!e)
+			return -1;
+		km->entries = e;
+		km->cap = c;
+	}
+	memset(&km->entries[km->count], 0, sizeof(*km->entries));
+	memcpy(km->entries[km->count].key, key, key_size);
+	km->entries[km->count].value = *value;
+	km->count++;
+	return 0;
+}
+
+#define READ_CHUNK 8192
+#define READ_CHUNK_SPLIT 1024           /* reading up to a key: overshoot little */
+
+/* A part of an LPM map to read: after `from` (NULL: the first key) up to
+ * `until` (NULL: the end; else reading stops within a chunk past it). */
+struct read_part {
+	int fd;
+	size_t key_size;
+	const char *map;
+	const uint8_t *from, *until;
+	struct kmap *km;
+};
+
+/*
+ * One BPF_MAP_LOOKUP_BATCH call per chunk of entries (LPM tries have it
+ * since 5.6 through the generic implementation): a few syscalls instead of
+ * two per entry. A `from` key missing from the map makes the kernel start
+ * over from the first key: more work, same result. Returns 0, 1 when the
+ * kernel has no batch lookup for the map (nothing was read), or a negative
+ * errno.
+ */
+static int read_lpm_batch(const struct read_part *part)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	size_t key_size = part->key_size, chunk = part->until ? READ_CHUNK_SPLIT : READ_CHUNK;
+	uint8_t *keys = malloc(chunk * key_size);
+	struct cs_range_value *values = malloc(chunk * sizeof(*values));
+	uint8_t in[KEY_MAX], out[KEY_MAX];
+	bool first_call = true, reached = false;
+	int ret = -ENOMEM;
+
+	if (!keys || !values)
+		goto out;
+	if (part->from)
+		memcpy(in, part->from, key_size);
+	while (!reached) {
+		__u32 count = (__u32)chunk;
+
+		ret = bpf_map_lookup_batch(part->fd, part->from || !first_call ? in : NULL, out,
+					   keys, values, &count, &opts);
+		if (ret == -EINTR)      /* an entry vanished under a concurrent writer: retry */
+			continue;
+		if (ret && ret != -ENOENT) {
+			if (first_call && batch_unsupported(ret))
+				ret = 1;
+			goto out;
+		}
+		first_call = false;
+		for (__u32 i = 0; i < count; i++) {
+			if (kmap_add(part->km, keys + i * key_size, key_size, &values[i])) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			reached |= part->until && !memcmp(keys + i * key_size, part->until, key_size);
+		}
+		if (ret == -ENOENT || count == 0)
+			break;
+		memcpy(in, out, key_size);
+	}
+	ret = 0;
+out:
+	free(keys);
+	free(values);
+	return ret;
+}
+
+/* The walk that works on every kernel: get_next_key and a lookup per entry. */
+static int read_lpm_walk(int fd, size_t key_size, struct kmap *km)
+{
 	uint8_t key[KEY_MAX], next[KEY_MAX];
+	struct cs_range_value value;
 	void *prev = NULL;
 	int ret;
 
-	/*
-	 * get_next_key rather than a batch lookup: one walk that works on every
-	 * kernel, and reads are not what takes time in a sync.
-	 */
 	while ((ret = bpf_map_get_next_key(fd, prev, next)) == 0) {
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 1024;
-			struct kentry *e = realloc(entries, c * sizeof(*e));
-
-			if (!e) {
-				snprintf(err, errlen, "reading %s: out of memory", map);
-				goto fail;
-			}
-			entries = e;
-			cap = c;
-		}
-		memset(&entries[n], 0, sizeof(entries[n]));
-		memcpy(entries[n].key, next, key_size);
-		ret = bpf_map_lookup_elem(fd, next, &entries[n].value);
-		if (ret == 0)
-			n++;
-		else if (ret != -ENOENT) {
-			snprintf(err, errlen, "reading %s: %s", map, strerror(-ret));
-			goto fail;
-		}
+		ret = bpf_map_lookup_elem(fd, next, &value);
+		if (ret == 0 && kmap_add(km, next, key_size, &value))
+			return -ENOMEM;
+		if (ret && ret != -ENOENT)      /* ENOENT: deleted meanwhile */
+			return ret;
 		memcpy(key, next, key_size);
 		prev = key;
 	}
-	if (ret != -ENOENT) {
-		snprintf(err, errlen, "reading %s: %s", map, strerror(-ret));
-		goto fail;
+	return ret == -ENOENT ? 0 : ret;
+}
+
+/* Parts read one after the other by one thread. */
+struct read_job {
+	const struct read_part *parts;
+	size_t count;
+	size_t failed;                  /* the part that failed */
+	int ret;
+};
+
+static void *read_job_main(void *arg)
+{
+	struct read_job *job = arg;
+
+	job->ret = 0;
+	for (job->failed = 0; job->failed < job->count && !job->ret; job->failed++)
+		job->ret = read_lpm_batch(&job->parts[job->failed]);
+	if (job->ret)
+		job->failed--;
+	return NULL;
+}
+
+/*
+ * Reads both LPM maps, indexed, without repeats (a walk restarts from the
+ * first key when a concurrent writer deletes its cursor). The kernel walks
+ * its trie from the root for every entry, which makes these reads most of a
+ * sync: two threads share them, the IPv4 map split at split_key (a key of
+ * the set, NULL: not split) when it holds most entries.
+ */
+static int read_maps(struct read_part maps[2], const uint8_t *split_key, char *err, size_t errlen)
+{
+	struct kmap upper = { 0 };
+	struct read_part parts[3] = { maps[0], maps[0], maps[1] };
+	struct read_job jobs[2] = { { .parts = parts, .count = 1 }, { .parts = parts + 1, .count = 2 } };
+	bool threaded, fallback = false;
+	pthread_t thread;
+	int ret = 0;
+
+	if (split_key) {
+		parts[0].until = split_key;
+		parts[1].from = split_key;
+		parts[1].km = &upper;
+	} else {
+		jobs[1] = (struct read_job){ .parts = parts + 2, .count = 1 };
 	}
-	qsort(entries, n, sizeof(*entries), kentry_cmp);
-	*out = entries;
-	*count = n;
-	return 0;
-fail:
-	free(entries);
-	return -1;
+	threaded = pthread_create(&thread, NULL, read_job_main, &jobs[1]) == 0;
+	read_job_main(&jobs[0]);
+	if (threaded)
+		pthread_join(thread, NULL);
+	else
+		read_job_main(&jobs[1]);
+	for (int j = 0; j < 2 && !ret; j++) {
+		ret = jobs[j].ret;
+		if (ret == 1) {
+			fallback = true;
+			ret = 0;
+		} else if (ret) {
+			snprintf(err, errlen, "reading %s: %s", jobs[j].parts[jobs[j].failed].map,
+				 strerror(-ret));
+		}
+	}
+	for (size_t i = 0; i < upper.count && !ret; i++)
+		if (kmap_add(maps[0].km, upper.entries[i].key, maps[0].key_size, &upper.entries[i].value))
+			ret = -ENOMEM;
+	for (int m = 0; m < 2 && !ret; m++) {
+		if (fallback) {
+			maps[m].km->count = 0;
+			ret = read_lpm_walk(maps[m].fd, maps[m].key_size, maps[m].km);
+			if (ret)
+				snprintf(err, errlen, "reading %s: %s", maps[m].map, strerror(-ret));
+		}
+		if (!ret && kmap_index(maps[m].km))
+			ret = -ENOMEM;
+	}
+	if (ret == -ENOMEM)
+		snprintf(err, errlen, "reading the range maps: out of memory");
+	kmap_free(&upper);
+	return ret ? -1 : 0;
 }
 
 static int check_map(int fd, enum bpf_map_type type, __u32 key_size, __u32 value_size,
@@ -229,8 +428,7 @@ struct family_sync {
 	int family;
 	const char *map;
 	size_t key_size;
-	struct kentry *old;
-	size_t old_count;
+	struct kmap old;
 	struct batch put;               /* additions and changes */
 	struct batch put_deferred;      /* same, for providers waiting for an id */
 	struct batch del;
@@ -248,9 +446,10 @@ static void lpm_key(const struct cs_range *rg, uint8_t key[KEY_MAX])
 /*
  * Sorts the set's ranges of one family into put / put_deferred / del.
  * Deferred values carry the set's provider id; the kernel's is not known yet.
+ * Old entries of kernel ids outside listed[] stay when keep_unlisted.
  */
 static int plan_family(const struct cs_ranges *r, struct family_sync *fs, const uint16_t *kid,
-		       struct cs_sync_stats *st)
+		       const bool *listed, bool keep_unlisted, struct cs_sync_stats *st)
 {
 	size_t n = cs_ranges_count(r, 0);
 
@@ -266,8 +465,7 @@ static int plan_family(const struct cs_ranges *r, struct family_sync *fs, const 
 		v.provider_id = kid[rg->provider_id];
 		v.flags = rg->flags;
 		deferred = v.provider_id == 0;
-		struct kentry *old = bsearch(&probe, fs->old, fs->old_count, sizeof(*fs->old),
-					     kentry_cmp);
+		struct kentry *old = kmap_find(&fs->old, probe.key);
 
 		if (old) {
 			old->seen = true;
@@ -285,18 +483,25 @@ static int plan_family(const struct cs_ranges *r, struct family_sync *fs, const 
 		if (batch_add(deferred ? &fs->put_deferred : &fs->put, probe.key, &v))
 			return -1;
 	}
-	for (size_t i = 0; i < fs->old_count; i++) {
-		if (fs->old[i].seen)
+	for (size_t i = 0; i < fs->old.count; i++) {
+		const struct kentry *e = &fs->old.entries[i];
+		uint16_t id = e->value.provider_id;
+
+		if (e->seen)
 			continue;
+		if (keep_unlisted && (id == 0 || id >= CS_MAX_PROVIDERS || !listed[id])) {
+			st->kept++;
+			continue;
+		}
 		st->removed++;
-		if (batch_add(&fs->del, fs->old[i].key, NULL))
+		if (batch_add(&fs->del, e->key, NULL))
 			return -1;
 	}
 	return 0;
 }
 
 int cs_ranges_sync_fds(const struct cs_ranges *r, int v4_fd, int v6_fd, int providers_fd,
-		       struct cs_sync_stats *st, char *err, size_t errlen)
+		       unsigned flags, struct cs_sync_stats *st, char *err, size_t errlen)
 {
 	struct family_sync fam[2] = {
 		{ .fd = v4_fd, .family = 4, .map = CS_MAP_RANGES_V4, .key_size = sizeof(struct cs_lpm_v4) },
@@ -305,6 +510,7 @@ int cs_ranges_sync_fds(const struct cs_ranges *r, int v4_fd, int v6_fd, int prov
 	char knames[CS_MAX_PROVIDERS][CS_PROVIDER_NAME_LEN];
 	bool taken[CS_MAX_PROVIDERS] = { true };        /* id 0 is "no match" */
 	bool listed[CS_MAX_PROVIDERS] = { true };
+	bool keep_unlisted = flags & CS_SYNC_KEEP_UNLISTED;
 	struct cs_sync_stats local;
 	bool deferred_any = false;
 	unsigned nprov = cs_ranges_provider_count(r);
@@ -314,6 +520,10 @@ int cs_ranges_sync_fds(const struct cs_ranges *r, int v4_fd, int v6_fd, int prov
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
+	if (flags & ~CS_SYNC_KEEP_UNLISTED) {
+		snprintf(err, errlen, "unknown sync flags 0x%x", flags);
+		goto out;
+	}
 	for (int f = 0; f < 2; f++) {
 		fam[f].put.key_size = fam[f].put_deferred.key_size = fam[f].del.key_size = fam[f].key_size;
 		if (check_map(fam[f].fd, BPF_MAP_TYPE_LPM_TRIE, fam[f].key_size,
@@ -326,16 +536,36 @@ int cs_ranges_sync_fds(const struct cs_ranges *r, int v4_fd, int v6_fd, int prov
 		goto out;
 	if (max_ids > CS_MAX_PROVIDERS)
 		max_ids = CS_MAX_PROVIDERS;
+	struct read_part maps[2];
+	size_t n4 = cs_ranges_count(r, 4), half = cs_ranges_count(r, 0) / 2;
+	uint8_t split_key[KEY_MAX];
 
-	/* Existing names keep their ids; new ones take unused ids. */
+	for (int f = 0; f < 2; f++)
+		maps[f] = (struct read_part){ .fd = fam[f].fd, .key_size = fam[f].key_size,
+					      .map = fam[f].map, .km = &fam[f].old };
+	/* The set says roughly how the kernel's entries divide. */
+	if (n4 > half + READ_CHUNK_SPLIT)
+		lpm_key(cs_ranges_at(r, half), split_key);
+	if (read_maps(maps, n4 > half + READ_CHUNK_SPLIT ? split_key : NULL, err, errlen))
+		goto out;
+
+	/*
+	 * Existing names keep their ids; new ones take ids that neither a name
+	 * nor a prefix in the maps uses (an operator may use an id unnamed).
+	 */
 	for (unsigned k = 1; k < max_ids; k++)
 		taken[k] = knames[k][0] != '\0';
+	for (int f = 0; f < 2; f++)
+		for (size_t i = 0; i < fam[f].old.count; i++)
+			if (fam[f].old.entries[i].value.provider_id < CS_MAX_PROVIDERS)
+				taken[fam[f].old.entries[i].value.provider_id] = true;
 	for (unsigned id = 1; id <= nprov; id++) {
 		const char *name = cs_ranges_provider_name(r, (uint16_t)id);
 
 		for (unsigned k = 1; k < max_ids && !st->kernel_id[id]; k++)
 			if (!strcmp(knames[k], name))
 				st->kernel_id[id] = (uint16_t)k;
+		listed[st->kernel_id[id]] = true;
 	}
 	for (unsigned id = 1, k = 1; id <= nprov; id++) {
 		if (st->kernel_id[id])
@@ -348,16 +578,14 @@ int cs_ranges_sync_fds(const struct cs_ranges *r, int v4_fd, int v6_fd, int prov
 		}
 		taken[k] = true;
 		st->kernel_id[id] = (uint16_t)k;
+		listed[k] = true;
 		if (write_name(providers_fd, k, cs_ranges_provider_name(r, (uint16_t)id), err, errlen))
 			goto out;
 		st->providers_added++;
 	}
 
 	for (int f = 0; f < 2; f++) {
-		if (read_lpm(fam[f].fd, fam[f].key_size, &fam[f].old, &fam[f].old_count, fam[f].map,
-			     err, errlen))
-			goto out;
-		if (plan_family(r, &fam[f], st->kernel_id, st)) {
+		if (plan_family(r, &fam[f], st->kernel_id, listed, keep_unlisted, st)) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
@@ -374,21 +602,30 @@ int cs_ranges_sync_fds(const struct cs_ranges *r, int v4_fd, int v6_fd, int prov
 		 * The table was full: reuse the ids of names no longer listed.
 		 * Their prefixes are gone now, except those the new set gives to
 		 * a waiting provider, which carry the old id until rewritten
-		 * just below.
+		 * just below, and those kept as unlisted, whose ids stay theirs.
 		 */
-		for (unsigned id = 1; id <= nprov; id++)
-			listed[st->kernel_id[id]] = true;
+		bool in_use[CS_MAX_PROVIDERS];
+
+		memcpy(in_use, listed, sizeof(in_use));
+		for (int f = 0; f < 2 && keep_unlisted; f++)
+			for (size_t i = 0; i < fam[f].old.count; i++) {
+				const struct kentry *e = &fam[f].old.entries[i];
+
+				if (!e->seen && e->value.provider_id < CS_MAX_PROVIDERS)
+					in_use[e->value.provider_id] = true;
+			}
 		for (unsigned id = 1, k = 1; id <= nprov; id++) {
 			if (st->kernel_id[id])
 				continue;
-			while (k < max_ids && listed[k])
+			while (k < max_ids && in_use[k])
 				k++;
 			if (k == max_ids) {
-				snprintf(err, errlen, "%s holds %u ids, too few for %u providers",
-					 CS_MAP_PROVIDERS, max_ids - 1, nprov);
+				snprintf(err, errlen, "%s holds %u ids, too few for %u providers%s",
+					 CS_MAP_PROVIDERS, max_ids - 1, nprov,
+					 keep_unlisted ? " and the unlisted ones kept" : "");
 				goto out;
 			}
-			listed[k] = true;
+			in_use[k] = true;
 			st->kernel_id[id] = (uint16_t)k;
 			if (write_name(providers_fd, k, cs_ranges_provider_name(r, (uint16_t)id),
 				       err, errlen))
@@ -408,7 +645,7 @@ int cs_ranges_sync_fds(const struct cs_ranges *r, int v4_fd, int v6_fd, int prov
 	ret = 0;
 out:
 	for (int f = 0; f < 2; f++) {
-		free(fam[f].old);
+		kmap_free(&fam[f].old);
 		batch_free(&fam[f].put);
 		batch_free(&fam[f].put_deferred);
 		batch_free(&fam[f].del);
@@ -454,7 +691,7 @@ int cs_ranges_sync_pinned(const struct cs_ranges *r, const char *pin_dir,
 
 	if (cs_ranges_open_pinned(pin_dir, fds, err, errlen))
 		return -1;
-	ret = cs_ranges_sync_fds(r, fds[0], fds[1], fds[2], st, err, errlen);
+	ret = cs_ranges_sync_fds(r, fds[0], fds[1], fds[2], 0, st, err, errlen);
 	for (int i = 0; i < 3; i++)
 		close(fds[i]);
 	return ret;
@@ -463,16 +700,23 @@ int cs_ranges_sync_pinned(const struct cs_ranges *r, const char *pin_dir,
 int cs_ranges_read_kernel(struct cs_ranges *r, int v4_fd, int v6_fd, int providers_fd,
 			  const char *source, char *err, size_t errlen)
 {
-	const int fds[2] = { v4_fd, v6_fd };
 	char names[CS_MAX_PROVIDERS][CS_PROVIDER_NAME_LEN];
-	struct kentry *entries = NULL;
-	size_t count = 0;
+	struct kmap km[2] = { { 0 } };
+	struct read_part maps[2] = {
+		{ .fd = v4_fd, .key_size = sizeof(struct cs_lpm_v4), .map = CS_MAP_RANGES_V4, .km = &km[0] },
+		{ .fd = v6_fd, .key_size = sizeof(struct cs_lpm_v6), .map = CS_MAP_RANGES_V6, .km = &km[1] },
+	};
 	char *text = NULL;
 	size_t text_len = 0;
 	FILE *f = NULL;
 	int ret = -1;
 
-	if (cs_ranges_read_provider_names(providers_fd, names, err, errlen))
+	for (int fam = 0; fam < 2; fam++)
+		if (check_map(maps[fam].fd, BPF_MAP_TYPE_LPM_TRIE, maps[fam].key_size,
+			      sizeof(struct cs_range_value), maps[fam].map, NULL, err, errlen))
+			goto out;
+	if (cs_ranges_read_provider_names(providers_fd, names, err, errlen) ||
+	    read_maps(maps, NULL, err, errlen))
 		goto out;
 	f = open_memstream(&text, &text_len);
 	if (!f) {
@@ -480,30 +724,24 @@ int cs_ranges_read_kernel(struct cs_ranges *r, int v4_fd, int v6_fd, int provide
 		goto out;
 	}
 	for (int fam = 0; fam < 2; fam++) {
-		size_t key_size = fam ? sizeof(struct cs_lpm_v6) : sizeof(struct cs_lpm_v4);
-		const char *map = fam ? CS_MAP_RANGES_V6 : CS_MAP_RANGES_V4;
+		size_t key_size = maps[fam].key_size;
 
-		if (check_map(fds[fam], BPF_MAP_TYPE_LPM_TRIE, key_size, sizeof(struct cs_range_value),
-			      map, NULL, err, errlen) ||
-		    read_lpm(fds[fam], key_size, &entries, &count, map, err, errlen))
-			goto out;
-		for (size_t i = 0; i < count; i++) {
+		for (size_t i = 0; i < km[fam].count; i++) {
+			const struct kentry *e = &km[fam].entries[i];
 			struct cs_addr a = { .family = fam ? 6 : 4 };
 			char buf[CS_ADDR_STRLEN];
-			uint16_t id = entries[i].value.provider_id;
+			uint16_t id = e->value.provider_id;
 			__u32 plen;
 
-			memcpy(&plen, entries[i].key, sizeof(plen));
-			memcpy(a.bytes, entries[i].key + sizeof(plen), key_size - sizeof(plen));
+			memcpy(&plen, e->key, sizeof(plen));
+			memcpy(a.bytes, e->key + sizeof(plen), key_size - sizeof(plen));
 			fprintf(f, "%s/%u ", cs_addr_format(&a, buf), plen);
 			if (id < CS_MAX_PROVIDERS && names[id][0])
 				fprintf(f, "%s", names[id]);
 			else
 				fprintf(f, "id-%u", id);
-			fprintf(f, "%s\n", cs_ranges_flags_text(entries[i].value.flags));
+			fprintf(f, "%s\n", cs_ranges_flags_text(e->value.flags));
 		}
-		free(entries);
-		entries = NULL;
 	}
 	if (fclose(f)) {
 		f = NULL;
@@ -515,7 +753,8 @@ int cs_ranges_read_kernel(struct cs_ranges *r, int v4_fd, int v6_fd, int provide
 out:
 	if (f)
 		fclose(f);
-	free(entries);
+	kmap_free(&km[0]);
+	kmap_free(&km[1]);
 	free(text);
 	return ret;
 }

@@ -16,6 +16,13 @@
  * running program keep their meaning across reloads. The names of providers
  * that are no longer listed stay in the providers map (their counters keep
  * their label) until their id is needed for a new provider.
+ *
+ * Unlisted entries: by default the set is the truth and every other prefix
+ * is removed. With CS_SYNC_KEEP_UNLISTED, prefixes whose kernel provider is
+ * not a provider of the set (an operator's, added with bpftool under a name
+ * of their own, or under an id without a name) are never touched, and their
+ * provider ids are never given to another provider. A prefix that the set
+ * lists too is the set's, whatever its provider in the kernel.
  */
 #ifndef CS_RANGES_SYNC_H
 #define CS_RANGES_SYNC_H
@@ -26,11 +33,15 @@
 #include "clicksieve_abi.h"
 #include "ranges.h"
 
+/* Flags of cs_ranges_sync_fds(). */
+#define CS_SYNC_KEEP_UNLISTED (1u << 0)  /* leave prefixes of unlisted providers alone */
+
 struct cs_sync_stats {
 	size_t added;                   /* prefixes new to the kernel */
 	size_t changed;                 /* same prefix, new provider or flags */
 	size_t removed;                 /* prefixes no longer listed */
 	size_t unchanged;
+	size_t kept;                    /* unlisted providers' prefixes left (KEEP_UNLISTED) */
 	size_t providers_added;         /* names written into the providers map */
 	/* Kernel provider id of each set provider id (index: set id; 0 unused). */
 	uint16_t kernel_id[CS_MAX_PROVIDERS];
@@ -38,16 +49,17 @@ struct cs_sync_stats {
 
 /*
  * Syncs into already open maps (e.g. from a loaded skeleton: pass
- * bpf_map__fd()). st may be NULL. Returns 0, or -1 with a message in err;
- * the maps then hold a mix of old and new entries but never lose a prefix
- * that both sets hold.
+ * bpf_map__fd()). flags: 0 or CS_SYNC_*. st may be NULL. Returns 0, or -1
+ * with a message in err; the maps then hold a mix of old and new entries
+ * but never lose a prefix that both sets hold.
  */
 int cs_ranges_sync_fds(const struct cs_ranges *r, int v4_fd, int v6_fd, int providers_fd,
-		       struct cs_sync_stats *st, char *err, size_t errlen);
+		       unsigned flags, struct cs_sync_stats *st, char *err, size_t errlen);
 
 /*
- * Same, on the maps pinned under pin_dir (NULL: CS_PIN_DIR). Fails with a
- * clear message when no instance has pinned them.
+ * Same, without flags (the set is the truth), on the maps pinned under
+ * pin_dir (NULL: CS_PIN_DIR). Fails with a clear message when no instance
+ * has pinned them.
  */
 int cs_ranges_sync_pinned(const struct cs_ranges *r, const char *pin_dir,
 			  struct cs_sync_stats *st, char *err, size_t errlen);

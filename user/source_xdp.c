@@ -11,8 +11,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +33,7 @@ struct cs_xdp {
 	char instance_dir[PATH_MAX / 2 + IF_NAMESIZE + 1];      /* pin_dir/IFNAME */
 	bool stats_pinned;
 	struct ring_buffer *rb;
+	int poll_timer_fd;              /* in rb's epoll set: see CS_EVENTS_POLL_MS */
 	cs_xdp_event_fn fn;
 	void *fn_ctx;
 	int64_t mono_to_wall_ns;
@@ -324,6 +327,7 @@ int cs_xdp_open(const struct cs_xdp_config *cfg, struct cs_xdp **out, char *err,
 		return 1;
 	}
 	x->link_fd = -1;
+	x->poll_timer_fd = -1;
 	x->mode = cfg->mode;
 	snprintf(x->ifname, sizeof(x->ifname), "%s", cfg->ifname);
 	if (strlen(cfg->pin_dir) >= sizeof(x->pin_dir)) {
@@ -559,12 +563,86 @@ int cs_xdp_events_start(struct cs_xdp *x, cs_xdp_event_fn fn, void *ctx, char *e
 		set_err(err, errlen, "ring buffer: %s", strerror(errno));
 		return -1;
 	}
+	/*
+	 * The program wakes us only now and then (CS_EVENTS_WAKEUP_EVERY), so a
+	 * timer in the ring's own epoll set makes the returned fd readable at
+	 * least every CS_EVENTS_POLL_MS as well.
+	 */
+	struct itimerspec period = {
+		.it_interval.tv_nsec = CS_EVENTS_POLL_MS * 1000000l,
+		.it_value.tv_nsec = CS_EVENTS_POLL_MS * 1000000l,
+	};
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	x->poll_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (x->poll_timer_fd < 0 || timerfd_settime(x->poll_timer_fd, 0, &period, NULL) ||
+	    epoll_ctl(ring_buffer__epoll_fd(x->rb), EPOLL_CTL_ADD, x->poll_timer_fd, &ev)) {
+		set_err(err, errlen, "ring buffer poll timer: %s", strerror(errno));
+		return -1;
+	}
 	return ring_buffer__epoll_fd(x->rb);
 }
 
 int cs_xdp_events_consume(struct cs_xdp *x)
 {
+	uint64_t expirations;
+
+	/* Rearms the timer's readiness; EAGAIN when it has not fired. */
+	if (read(x->poll_timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		return -errno;
 	return ring_buffer__consume(x->rb);
+}
+
+int cs_counters_read(int counters_fd, struct cs_counters *sum)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct cs_counters *percpu;
+	__u32 key = 0;
+	int ret = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpus < 0)
+		return ncpus;
+	percpu = calloc(ncpus, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(counters_fd, &key, percpu)) {
+		ret = -errno;
+		goto out;
+	}
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		for (int i = 0; i < CS_CNT__MAX; i++)
+			sum->v[i] += percpu[cpu].v[i];
+out:
+	free(percpu);
+	return ret;
+}
+
+int cs_provider_stats_read(int provider_stats_fd, uint16_t id, struct cs_provider_stats *sum)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct cs_provider_stats *percpu;
+	__u32 key = id;
+	int ret = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpus < 0)
+		return ncpus;
+	percpu = calloc(ncpus, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(provider_stats_fd, &key, percpu)) {
+		ret = -errno;
+		goto out;
+	}
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		sum->syns += percpu[cpu].syns;
+		sum->event_packets += percpu[cpu].event_packets;
+		sum->bytes += percpu[cpu].bytes;
+	}
+out:
+	free(percpu);
+	return ret;
 }
 
 const char *cs_xdp_provider_name(const struct cs_xdp *x, uint16_t id, char buf[CS_PROVIDER_NAME_LEN])
@@ -580,11 +658,21 @@ const char *cs_xdp_provider_name(const struct cs_xdp *x, uint16_t id, char buf[C
 	return buf;
 }
 
+uint64_t cs_xdp_now_us(const struct cs_xdp *x)
+{
+	struct timespec mono;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	return (uint64_t)(mono.tv_sec * 1000000000ll + mono.tv_nsec + x->mono_to_wall_ns) / 1000;
+}
+
 void cs_xdp_close(struct cs_xdp *x)
 {
 	if (!x)
 		return;
 	ring_buffer__free(x->rb);
+	if (x->poll_timer_fd >= 0)
+		close(x->poll_timer_fd);
 	if (x->link_fd >= 0)
 		close(x->link_fd);
 	if (x->stats_pinned) {

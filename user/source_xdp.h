@@ -3,7 +3,7 @@
  * attaches to one interface with an unpinned bpf_link (the program goes
  * away with the process, even on SIGKILL) and decodes ring-buffer events.
  *
- * Pins (see docs/kernel-maps.md):
+ * Pins (see README.md, Kernel maps):
  *   PIN_DIR/ranges_v4, ranges_v6, providers  shared by every instance and
  *       reused on restart, so operator updates made with bpftool survive;
  *   PIN_DIR/IFNAME/counters, provider_stats  per instance, pinned once the
@@ -78,7 +78,7 @@ int cs_xdp_map_fd(const struct cs_xdp *x, const char *map_name);
 
 /*
  * Makes the range maps hold r plus the operator's prefixes: those whose
- * provider r does not name (added with bpftool, see docs/kernel-maps.md)
+ * provider r does not name (added with bpftool, see README.md, Kernel maps)
  * are left in place (CS_SYNC_KEEP_UNLISTED). kept, when not NULL, gets
  * their number.
  * Returns 0, or -1 with a message in err.
@@ -98,13 +98,32 @@ enum cs_xdp_mode cs_xdp_attached_mode(const struct cs_xdp *x);
  */
 typedef int (*cs_xdp_event_fn)(void *ctx, const struct cs_event *ev, uint64_t ts_us);
 
-/* Starts the ring-buffer consumer; returns an fd to wait on, or -1. */
+/*
+ * Starts the ring-buffer consumer; returns an fd to wait on, or -1. The fd
+ * is readable when the program wakes the reader (every
+ * CS_EVENTS_WAKEUP_EVERY events of a CPU) and every CS_EVENTS_POLL_MS;
+ * call cs_xdp_events_consume() each time it is.
+ */
 int cs_xdp_events_start(struct cs_xdp *x, cs_xdp_event_fn fn, void *ctx, char *err, size_t errlen);
 /* Delivers every pending event; returns how many, or a negative errno. */
 int cs_xdp_events_consume(struct cs_xdp *x);
 
+/*
+ * Reads a per-CPU map of the program, summed over every CPU: the "counters"
+ * map (its one struct cs_counters), or one provider's entry of
+ * "provider_stats". Take the fd from cs_xdp_map_fd() or a pin. 0 or -errno.
+ */
+int cs_counters_read(int counters_fd, struct cs_counters *sum);
+int cs_provider_stats_read(int provider_stats_fd, uint16_t id, struct cs_provider_stats *sum);
+
 /* Provider name from the kernel "providers" map; "" when unnamed. */
 const char *cs_xdp_provider_name(const struct cs_xdp *x, uint16_t id, char buf[CS_PROVIDER_NAME_LEN]);
+
+/*
+ * Event time now, in µs since the Unix epoch: CLOCK_MONOTONIC on the same
+ * offset as the events' times, so that timers and events never disagree.
+ */
+uint64_t cs_xdp_now_us(const struct cs_xdp *x);
 
 /* Detaches, removes this instance's pins and frees everything. */
 void cs_xdp_close(struct cs_xdp *x);

@@ -112,6 +112,68 @@ static void test_default_routes_and_edges(void **state)
 	cs_ranges_free(r);
 }
 
+/*
+ * Many long prefixes packed deep inside a short one, in both families: the
+ * matcher indexes them by skipping the bits they share, so addresses of the
+ * short prefix on either side of that run, or right at its ends, must still
+ * find the short prefix, and addresses beside the short one nothing.
+ */
+static void test_dense_cluster(void **state)
+{
+	struct cs_ranges *r = cs_ranges_new();
+	size_t cap = 64 * 64, len = 0;
+	char *text = malloc(cap), err[256];
+
+	len += snprintf(text + len, cap - len, "2001:db8::/32 cover\n198.51.0.0/16 cover\n");
+	/* Unlike sides: a prefix up to the run, nothing after it. */
+	len += snprintf(text + len, cap - len, "3fff::/20 low\n3fff:1000:0:1::1/128 one\n");
+	for (int i = 0; i < 10; i++)
+		len += snprintf(text + len, cap - len, "3ffe:1000:0:1::%x/128 run\n", i);
+	len += snprintf(text + len, cap - len, "3ffe::/20 low\n3ffd::/20 low\n3ffd:1000::1/128 one\n");
+	for (int i = 0; i < 40; i++) {
+		len += snprintf(text + len, cap - len, "2001:db8:0:1::%x/128 dense\n", i * 5);
+		len += snprintf(text + len, cap - len, "198.51.100.%d/32 dense\n", 64 + i * 3);
+	}
+	assert_int_equal(load(r, "dense.txt", text, err, sizeof(err)), 0);
+	expect_match(r, "2001:db8:0:1::5", "2001:db8:0:1::5/128", "dense", 0);
+	expect_match(r, "2001:db8:0:1::6", "2001:db8::/32", "cover", 0);
+	expect_match(r, "2001:db8:0:1::", "2001:db8:0:1::/128", "dense", 0);
+	expect_match(r, "2001:db8:0:1::c3", "2001:db8:0:1::c3/128", "dense", 0);
+	expect_match(r, "2001:db8:0:1::c4", "2001:db8::/32", "cover", 0);
+	expect_match(r, "2001:db8:0:0:ffff:ffff:ffff:ffff", "2001:db8::/32", "cover", 0);
+	expect_match(r, "2001:db8::1", "2001:db8::/32", "cover", 0);
+	expect_match(r, "2001:db8:0:2::", "2001:db8::/32", "cover", 0);
+	expect_match(r, "2001:db8:ffff::", "2001:db8::/32", "cover", 0);
+	expect_match(r, "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", NULL, NULL, 0);
+	expect_match(r, "2001:db9::", NULL, NULL, 0);
+	expect_match(r, "3fff:fff:ffff::", "3fff::/20", "low", 0);
+	expect_match(r, "3fff:1000::", NULL, NULL, 0);
+	expect_match(r, "3fff:1000:0:1::1", "3fff:1000:0:1::1/128", "one", 0);
+	expect_match(r, "3fff:1000:0:1::2", NULL, NULL, 0);
+	expect_match(r, "3fff:2000::", NULL, NULL, 0);
+	expect_match(r, "3ffd:fff:ffff::", "3ffd::/20", "low", 0);
+	expect_match(r, "3ffd:1000::", NULL, NULL, 0);
+	expect_match(r, "3ffd:1000::1", "3ffd:1000::1/128", "one", 0);
+	expect_match(r, "3ffd:1000::2", NULL, NULL, 0);
+	expect_match(r, "3ffd:2000::", NULL, NULL, 0);
+	expect_match(r, "3ffe:fff:ffff::", "3ffe::/20", "low", 0);
+	expect_match(r, "3ffe:1000::", NULL, NULL, 0);
+	expect_match(r, "3ffe:1000:0:1::9", "3ffe:1000:0:1::9/128", "run", 0);
+	expect_match(r, "3ffe:1000:0:1::a", NULL, NULL, 0);
+	expect_match(r, "3ffe:2000::", NULL, NULL, 0);
+	expect_match(r, "198.51.100.64", "198.51.100.64/32", "dense", 0);
+	expect_match(r, "198.51.100.181", "198.51.100.181/32", "dense", 0);
+	expect_match(r, "198.51.100.65", "198.51.0.0/16", "cover", 0);
+	expect_match(r, "198.51.100.63", "198.51.0.0/16", "cover", 0);
+	expect_match(r, "198.51.100.182", "198.51.0.0/16", "cover", 0);
+	expect_match(r, "198.51.99.255", "198.51.0.0/16", "cover", 0);
+	expect_match(r, "198.51.101.0", "198.51.0.0/16", "cover", 0);
+	expect_match(r, "198.50.255.255", NULL, NULL, 0);
+	expect_match(r, "198.52.0.0", NULL, NULL, 0);
+	free(text);
+	cs_ranges_free(r);
+}
+
 static void test_empty_set(void **state)
 {
 	struct cs_ranges *r = cs_ranges_new();
@@ -337,24 +399,35 @@ static const struct naive *naive_lookup(const struct naive *list, size_t n, cons
 	return best;
 }
 
-/* A random address near the seeds, so prefixes nest and cluster. */
-static void random_addr(struct cs_addr *a, int family, const struct cs_addr *seeds, size_t nseeds)
+/*
+ * A random address near the seeds, so prefixes nest and cluster: it keeps
+ * at least min_keep of a seed's first bits.
+ */
+static void random_addr(struct cs_addr *a, int family, const struct cs_addr *seeds, size_t nseeds,
+			unsigned min_keep)
 {
 	*a = seeds[rng() % nseeds];
 	a->family = (uint8_t)family;
-	unsigned len = family == 4 ? 4 : 16, keep = rng() % (len * 8 + 1);
+	unsigned len = family == 4 ? 4 : 16, keep = min_keep + rng() % (len * 8 + 1 - min_keep);
 
 	for (unsigned bit = keep; bit < len * 8; bit++)
 		if (rng() & 1)
 			a->bytes[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
 }
 
-static void cross_check_family(int family)
+/*
+ * The matcher against a linear scan, on PREFIXES random prefixes that keep
+ * min_keep bits of one of SEEDS random seeds (with the first and last
+ * address of the family among the seeds, when edges): a high min_keep packs
+ * them into one small block, deep below the first bits.
+ */
+static void cross_check_family(int family, unsigned min_keep, bool edges, size_t prefixes,
+			       size_t lookups)
 {
-	enum { PREFIXES = 4000, LOOKUPS = 30000, SEEDS = 16 };
-	struct naive *list = calloc(PREFIXES, sizeof(*list));
+	enum { SEEDS = 16 };
+	struct naive *list = calloc(prefixes, sizeof(*list));
 	struct cs_addr seeds[SEEDS];
-	size_t cap = PREFIXES * 64, len = 0, n = 0;
+	size_t cap = prefixes * 64, len = 0, n = 0;
 	char *text = malloc(cap), err[256], buf[CS_ADDR_STRLEN];
 	struct cs_ranges *r = cs_ranges_new();
 	unsigned maxlen = family == 4 ? 32 : 128;
@@ -363,16 +436,29 @@ static void cross_check_family(int family)
 		memset(&seeds[i], 0, sizeof(seeds[i]));
 		for (int b = 0; b < 16; b++)
 			seeds[i].bytes[b] = (uint8_t)rng();
+		if (edges && i < 2)
+			memset(seeds[i].bytes, i ? 0 : 0xff, 16);
 		if (family == 4)
 			memset(seeds[i].bytes + 4, 0, 12);
 	}
-	while (n < PREFIXES) {
+	/* Dense: every seed shares the first min_keep bits of seed 0 (the last address, with edges). */
+	for (int i = 1; i < SEEDS && min_keep; i++)
+		for (unsigned bit = 0; bit < min_keep; bit++) {
+			uint8_t m = (uint8_t)(0x80 >> (bit % 8));
+
+			seeds[i].bytes[bit / 8] = (uint8_t)((seeds[i].bytes[bit / 8] & ~m) |
+							    (seeds[0].bytes[bit / 8] & m));
+		}
+	/* A dense block may hold fewer distinct prefixes: stop trying after a while. */
+	for (size_t attempt = 0; n < prefixes && attempt < 20 * prefixes; attempt++) {
 		struct naive p;
 		bool dup = false;
 
-		random_addr(&p.prefix, family, seeds, SEEDS);
+		random_addr(&p.prefix, family, seeds, SEEDS, min_keep);
 		/* Mostly long prefixes, some short ones covering them. */
 		p.plen = rng() % 4 ? maxlen / 2 + rng() % (maxlen / 2 + 1) : rng() % (maxlen + 1);
+		if (min_keep && rng() % 8)      /* dense: mostly inside the shared block */
+			p.plen = min_keep + rng() % (maxlen - min_keep + 1);
 		cs_addr_mask(&p.prefix, p.plen);
 		for (size_t i = 0; i < n && !dup; i++)
 			dup = list[i].plen == p.plen && cs_addr_equal(&list[i].prefix, &p.prefix);
@@ -384,13 +470,14 @@ static void cross_check_family(int family)
 				p.plen, p.id);
 	}
 	assert_int_equal(cs_ranges_load_buffer(r, "random.txt", text, len, err, sizeof(err)), 0);
-	assert_int_equal(cs_ranges_count(r, family), PREFIXES);
+	assert_true(n > prefixes / 4);
+	assert_int_equal(cs_ranges_count(r, family), n);
 
-	for (int i = 0; i < LOOKUPS; i++) {
+	for (size_t i = 0; i < lookups; i++) {
 		struct cs_addr a;
 
 		if (i % 2) {
-			random_addr(&a, family, seeds, SEEDS);
+			random_addr(&a, family, seeds, SEEDS, i % 4 == 1 ? min_keep : 0);
 		} else {
 			/* A listed prefix's first, last, a random, or its next-to-last+1 address. */
 			const struct naive *p = &list[rng() % n];
@@ -427,12 +514,21 @@ static void cross_check_family(int family)
 
 static void test_cross_check_v4(void **state)
 {
-	cross_check_family(4);
+	cross_check_family(4, 0, false, 4000, 30000);
+	cross_check_family(4, 0, true, 4000, 10000);
+	/* Thousands of prefixes in one /20, one /21: nodes of every stride, buckets. */
+	cross_check_family(4, 20, false, 2000, 6000);
+	cross_check_family(4, 21, true, 2000, 6000);
 }
 
 static void test_cross_check_v6(void **state)
 {
-	cross_check_family(6);
+	cross_check_family(6, 0, false, 4000, 30000);
+	cross_check_family(6, 0, true, 4000, 10000);
+	/* Clusters below /64, /100, /116: skips over shared bits, windows past bit 64. */
+	cross_check_family(6, 64, false, 2000, 6000);
+	cross_check_family(6, 100, true, 2000, 6000);
+	cross_check_family(6, 116, false, 2000, 6000);
 }
 
 int main(void)
@@ -440,6 +536,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_v4_v6_and_nesting),
 		cmocka_unit_test(test_default_routes_and_edges),
+		cmocka_unit_test(test_dense_cluster),
 		cmocka_unit_test(test_empty_set),
 		cmocka_unit_test(test_provider_ids),
 		cmocka_unit_test(test_duplicates),

@@ -143,7 +143,7 @@ static void test_sync_and_resync(void **state)
 	struct cs_sync_stats st;
 	char err[256];
 
-	assert_int_equal(cs_ranges_sync_fds(a, m->v4, m->v6, m->prov, &st, err, sizeof(err)), 0);
+	assert_int_equal(cs_ranges_sync_fds(a, m->v4, m->v6, m->prov, 0, &st, err, sizeof(err)), 0);
 	assert_int_equal(st.added, 4);
 	assert_int_equal(st.changed + st.removed + st.unchanged, 0);
 	assert_int_equal(st.providers_added, 3);
@@ -151,11 +151,11 @@ static void test_sync_and_resync(void **state)
 	expect_name(m, 1, "alpha");
 	expect_name(m, 3, "gamma");
 
-	assert_int_equal(cs_ranges_sync_fds(a, m->v4, m->v6, m->prov, &st, err, sizeof(err)), 0);
+	assert_int_equal(cs_ranges_sync_fds(a, m->v4, m->v6, m->prov, 0, &st, err, sizeof(err)), 0);
 	assert_int_equal(st.unchanged, 4);
 	assert_int_equal(st.added + st.changed + st.removed + st.providers_added, 0);
 
-	assert_int_equal(cs_ranges_sync_fds(b, m->v4, m->v6, m->prov, &st, err, sizeof(err)), 0);
+	assert_int_equal(cs_ranges_sync_fds(b, m->v4, m->v6, m->prov, 0, &st, err, sizeof(err)), 0);
 	assert_int_equal(st.added, 1);
 	assert_int_equal(st.changed, 1);
 	assert_int_equal(st.removed, 1);
@@ -171,7 +171,7 @@ static void test_sync_and_resync(void **state)
 	/* Emptying the set empties the maps; names stay for the counters. */
 	struct cs_ranges *none = cs_ranges_new();
 
-	assert_int_equal(cs_ranges_sync_fds(none, m->v4, m->v6, m->prov, &st, err, sizeof(err)), 0);
+	assert_int_equal(cs_ranges_sync_fds(none, m->v4, m->v6, m->prov, 0, &st, err, sizeof(err)), 0);
 	assert_int_equal(st.removed, 4);
 	expect_kernel_equals(m, none);
 	expect_name(m, 4, "delta");
@@ -190,7 +190,7 @@ static void test_provider_ids_kept(void **state)
 
 	put_name(m, 1, "retired");
 	put_name(m, 5, "beta");
-	assert_int_equal(cs_ranges_sync_fds(r, m->v4, m->v6, m->prov, &st, err, sizeof(err)), 0);
+	assert_int_equal(cs_ranges_sync_fds(r, m->v4, m->v6, m->prov, 0, &st, err, sizeof(err)), 0);
 	assert_int_equal(st.kernel_id[1], 2);   /* alpha: first unused id */
 	assert_int_equal(st.kernel_id[2], 5);   /* beta: kept */
 	assert_int_equal(st.providers_added, 1);
@@ -215,12 +215,12 @@ static void test_full_provider_table(void **state)
 	for (int i = 1; i < CS_MAX_PROVIDERS; i++)
 		len += snprintf(text + len, cap - len, "10.%d.0.0/16 old%d\n", i, i);
 	old = set_of(text);
-	assert_int_equal(cs_ranges_sync_fds(old, m->v4, m->v6, m->prov, &st, err, sizeof(err)), 0);
+	assert_int_equal(cs_ranges_sync_fds(old, m->v4, m->v6, m->prov, 0, &st, err, sizeof(err)), 0);
 	assert_int_equal(st.providers_added, CS_MAX_PROVIDERS - 1);
 
 	/* 10.1.0.0/16 changes hands; old7 stays; new-b is new. */
 	r = set_of("10.1.0.0/16 new-a\n10.7.0.0/16 old7\n203.0.113.0/24 new-b\n");
-	assert_int_equal(cs_ranges_sync_fds(r, m->v4, m->v6, m->prov, &st, err, sizeof(err)), 0);
+	assert_int_equal(cs_ranges_sync_fds(r, m->v4, m->v6, m->prov, 0, &st, err, sizeof(err)), 0);
 	assert_int_equal(st.changed, 1);
 	assert_int_equal(st.added, 1);
 	assert_int_equal(st.unchanged, 1);
@@ -233,6 +233,154 @@ static void test_full_provider_table(void **state)
 	free(text);
 	cs_ranges_free(old);
 	cs_ranges_free(r);
+}
+
+static void put_v4(struct maps *m, const char *addr, unsigned plen, uint16_t id)
+{
+	struct cs_lpm_v4 key = { .prefixlen = plen };
+	struct cs_range_value v = { .provider_id = id };
+	struct cs_addr a;
+
+	assert_true(cs_addr_parse(addr, &a));
+	memcpy(key.addr, a.bytes, 4);
+	assert_int_equal(bpf_map_update_elem(m->v4, &key, &v, BPF_ANY), 0);
+}
+
+/*
+ * An operator's prefixes (a provider no list names, or an id without a
+ * name) survive a KEEP_UNLISTED sync and keep their ids; a plain sync,
+ * where the set is the truth, removes them.
+ */
+static void test_keep_unlisted(void **state)
+{
+	struct maps *m = need_maps(state);
+	struct cs_ranges *a = set_of("192.0.2.0/24 alpha\n2001:db8::/32 alpha\n");
+	struct cs_ranges *b = set_of("192.0.2.0/24 alpha\n2001:db8::/32 alpha\n"
+				     "198.51.100.128/25 beta\n");
+	struct cs_ranges *with_operator = set_of("192.0.2.0/24 alpha\n2001:db8::/32 alpha\n"
+						 "198.51.100.128/25 beta\n"
+						 "198.51.100.0/24 operator\n"
+						 "203.0.113.0/24 id-2\n"
+						 "2001:db8:ffff::/48 operator weak\n");
+	struct cs_lpm_v6 key6 = { .prefixlen = 48 };
+	struct cs_range_value v6 = { .provider_id = 200, .flags = CS_RANGE_WEAK };
+	struct cs_sync_stats st;
+	char err[256];
+
+	assert_int_equal(cs_ranges_sync_fds(a, m->v4, m->v6, m->prov, 0, &st, err, sizeof(err)), 0);
+	expect_name(m, 1, "alpha");
+	/* bpftool-style additions: named id 200, unnamed id 2 (the next free one). */
+	put_name(m, 200, "operator");
+	put_v4(m, "198.51.100.0", 24, 200);
+	put_v4(m, "198.51.100.128", 25, 200);   /* the set will claim this one */
+	put_v4(m, "203.0.113.0", 24, 2);
+	memcpy(key6.addr, (const uint8_t[]){ 0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff }, 6);
+	assert_int_equal(bpf_map_update_elem(m->v6, &key6, &v6, BPF_ANY), 0);
+
+	assert_int_equal(cs_ranges_sync_fds(b, m->v4, m->v6, m->prov, CS_SYNC_KEEP_UNLISTED, &st,
+					    err, sizeof(err)), 0);
+	assert_int_equal(st.kept, 3);
+	assert_int_equal(st.removed, 0);
+	assert_int_equal(st.changed, 1);        /* 198.51.100.128/25: now beta's */
+	assert_int_equal(st.unchanged, 2);
+	/* beta skips id 2: a kept prefix uses it, nameless. */
+	assert_int_equal(st.kernel_id[cs_ranges_provider_id(b, "beta")], 3);
+	expect_name(m, 2, "");
+	assert_int_equal(kernel_value_v4(m, "203.0.113.0/24").provider_id, 2);
+	assert_int_equal(kernel_value_v4(m, "198.51.100.0/24").provider_id, 200);
+	assert_int_equal(kernel_value_v4(m, "198.51.100.128/25").provider_id, 3);
+	expect_kernel_equals(m, with_operator);
+
+	/* Again: nothing to do, the operator's prefixes still kept. */
+	assert_int_equal(cs_ranges_sync_fds(b, m->v4, m->v6, m->prov, CS_SYNC_KEEP_UNLISTED, &st,
+					    err, sizeof(err)), 0);
+	assert_int_equal(st.kept, 3);
+	assert_int_equal(st.unchanged, 3);
+	assert_int_equal(st.added + st.changed + st.removed, 0);
+
+	/* Without the flag the set is the truth. */
+	assert_int_equal(cs_ranges_sync_fds(b, m->v4, m->v6, m->prov, 0, &st, err, sizeof(err)), 0);
+	assert_int_equal(st.kept, 0);
+	assert_int_equal(st.removed, 3);
+	assert_int_equal(st.unchanged, 3);
+	expect_kernel_equals(m, b);
+	expect_name(m, 200, "operator");        /* names stay for the counters */
+
+	assert_int_equal(cs_ranges_sync_fds(b, m->v4, m->v6, m->prov, 0x80, &st, err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "unknown sync flags"));
+	cs_ranges_free(a);
+	cs_ranges_free(b);
+	cs_ranges_free(with_operator);
+}
+
+static char *numbered_list(int count, const char *extra)
+{
+	size_t cap = 64 * CS_MAX_PROVIDERS, len = 0;
+	char *text = malloc(cap);
+
+	for (int i = 1; i <= count; i++)
+		len += snprintf(text + len, cap - len, "10.%d.0.0/16 old%d\n", i, i);
+	snprintf(text + len, cap - len, "%s", extra);
+	return text;
+}
+
+/*
+ * A full provider table: new providers take the ids of names without
+ * prefixes, never an id that a kept prefix uses, named or not.
+ */
+static void test_keep_unlisted_full_table(void **state)
+{
+	struct maps *m = need_maps(state);
+	char *all = numbered_list(CS_MAX_PROVIDERS - 2, "");
+	char *fewer = numbered_list(CS_MAX_PROVIDERS - 6, "");
+	char *more = numbered_list(CS_MAX_PROVIDERS - 6, "192.0.2.0/24 new-a\n192.0.2.128/25 new-b\n");
+	char *too_many = numbered_list(CS_MAX_PROVIDERS - 6, "192.0.2.0/24 new-a\n192.0.2.128/25 "
+				       "new-b\n198.51.100.0/25 new-c\n198.51.100.128/25 new-d\n");
+	struct cs_ranges *r_all = set_of(all), *r_fewer = set_of(fewer), *r_more = set_of(more);
+	struct cs_ranges *r_too_many = set_of(too_many);
+	const unsigned operator_id = CS_MAX_PROVIDERS - 1, retired_id = CS_MAX_PROVIDERS - 4;
+	struct cs_sync_stats st;
+	char err[256];
+
+	/* old1..old254; then old251..old254 retire: their names stay, prefixes go. */
+	assert_int_equal(cs_ranges_sync_fds(r_all, m->v4, m->v6, m->prov, 0, &st, err,
+					    sizeof(err)), 0);
+	assert_int_equal(cs_ranges_sync_fds(r_fewer, m->v4, m->v6, m->prov, 0, &st, err,
+					    sizeof(err)), 0);
+	assert_int_equal(st.removed, 4);
+	put_name(m, operator_id, "operator");
+	put_v4(m, "203.0.113.0", 24, operator_id);
+	put_v4(m, "203.0.113.128", 25, (uint16_t)retired_id);   /* under old252's id */
+
+	assert_int_equal(cs_ranges_sync_fds(r_more, m->v4, m->v6, m->prov, CS_SYNC_KEEP_UNLISTED,
+					    &st, err, sizeof(err)), 0);
+	assert_int_equal(st.kept, 2);
+	assert_int_equal(st.added, 2);
+	assert_int_equal(st.removed, 0);
+	for (const char *const *name = (const char *const[]){ "new-a", "new-b", NULL }; *name; name++) {
+		uint16_t id = st.kernel_id[cs_ranges_provider_id(r_more, *name)];
+
+		assert_true(id == CS_MAX_PROVIDERS - 5 || id == CS_MAX_PROVIDERS - 3 ||
+			    id == CS_MAX_PROVIDERS - 2);
+	}
+	expect_name(m, retired_id, "old252");
+	expect_name(m, operator_id, "operator");
+	assert_int_equal(kernel_value_v4(m, "203.0.113.128/25").provider_id, retired_id);
+	assert_int_equal(kernel_value_v4(m, "203.0.113.0/24").provider_id, operator_id);
+
+	/* Two more new providers, one free id left: refused. */
+	assert_int_equal(cs_ranges_sync_fds(r_too_many, m->v4, m->v6, m->prov,
+					    CS_SYNC_KEEP_UNLISTED, &st, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "too few"));
+	free(all);
+	free(fewer);
+	free(more);
+	free(too_many);
+	cs_ranges_free(r_all);
+	cs_ranges_free(r_fewer);
+	cs_ranges_free(r_more);
+	cs_ranges_free(r_too_many);
 }
 
 struct reader {
@@ -285,7 +433,7 @@ static void test_reader_during_reload(void **state)
 	pthread_t thread;
 
 	assert_true(cs_ranges_count(a, 0) > 100000);
-	assert_int_equal(cs_ranges_sync_fds(a, m->v4, m->v6, m->prov, &st, err, sizeof(err)), 0);
+	assert_int_equal(cs_ranges_sync_fds(a, m->v4, m->v6, m->prov, 0, &st, err, sizeof(err)), 0);
 	rd.want_provider = st.kernel_id[cs_ranges_provider_id(a, "kept")];
 	rd.keys = calloc(rd.count, sizeof(*rd.keys));
 	for (size_t i = 0; i < rd.count; i++) {
@@ -297,10 +445,10 @@ static void test_reader_during_reload(void **state)
 	}
 	assert_int_equal(pthread_create(&thread, NULL, reader_main, &rd), 0);
 	for (int round = 0; round < 2; round++) {
-		assert_int_equal(cs_ranges_sync_fds(b, m->v4, m->v6, m->prov, &st, err, sizeof(err)), 0);
+		assert_int_equal(cs_ranges_sync_fds(b, m->v4, m->v6, m->prov, 0, &st, err, sizeof(err)), 0);
 		assert_int_equal(st.unchanged, 1000);
 		assert_int_equal(st.removed, cs_ranges_count(a, 0) - 1000);
-		assert_int_equal(cs_ranges_sync_fds(a, m->v4, m->v6, m->prov, &st, err, sizeof(err)), 0);
+		assert_int_equal(cs_ranges_sync_fds(a, m->v4, m->v6, m->prov, 0, &st, err, sizeof(err)), 0);
 	}
 	atomic_store(&rd.stop, true);
 	pthread_join(thread, NULL);
@@ -323,7 +471,7 @@ static void test_bad_maps(void **state)
 	char err[256];
 
 	/* v4 and v6 swapped: the key sizes tell. */
-	assert_int_equal(cs_ranges_sync_fds(r, m->v6, m->v4, m->prov, NULL, err, sizeof(err)), -1);
+	assert_int_equal(cs_ranges_sync_fds(r, m->v6, m->v4, m->prov, 0, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "ranges_v4: unexpected map layout"));
 	assert_int_equal(cs_ranges_sync_pinned(r, "/sys/fs/bpf/clicksieve-no-such-dir", NULL,
 					       err, sizeof(err)), -1);
@@ -337,6 +485,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sync_and_resync, maps_setup, maps_teardown),
 		cmocka_unit_test_setup_teardown(test_provider_ids_kept, maps_setup, maps_teardown),
 		cmocka_unit_test_setup_teardown(test_full_provider_table, maps_setup, maps_teardown),
+		cmocka_unit_test_setup_teardown(test_keep_unlisted, maps_setup, maps_teardown),
+		cmocka_unit_test_setup_teardown(test_keep_unlisted_full_table, maps_setup,
+						maps_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_during_reload, maps_setup, maps_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_maps, maps_setup, maps_teardown),
 	};
