@@ -1,17 +1,67 @@
+/*
+ * Address parsing and formatting. Both run once or twice per log line, so
+ * the common cases avoid libc's inet_pton/inet_ntop (a copy and a pass for
+ * ':' before parsing; a sprintf per address when formatting) while giving
+ * exactly their results: dotted quads as inet_pton(AF_INET) reads them
+ * (four decimal octets, no leading zeros) and RFC 5952 text as glibc's
+ * inet_ntop writes it.
+ */
 #include "addr.h"
 
 #include <arpa/inet.h>
 #include <string.h>
 
+static inline bool is_digit(const char *s, const char *end)
+{
+	return s < end && (unsigned char)(*s - '0') <= 9;
+}
+
+/*
+ * Strict dotted quad; false for anything else, which takes the libc path.
+ * Each octet is one to three digits, unrolled: no leading zero, at most 255.
+ */
+static bool parse_v4(const char *s, size_t len, uint8_t out[4])
+{
+	const char *end = s + len;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v;
+
+		if (!is_digit(s, end))
+			return false;
+		v = (unsigned)(*s++ - '0');
+		if (is_digit(s, end)) {
+			if (v == 0)
+				return false;
+			v = v * 10 + (unsigned)(*s++ - '0');
+			if (is_digit(s, end)) {
+				v = v * 10 + (unsigned)(*s++ - '0');
+				if (v > 255 || is_digit(s, end))
+					return false;
+			}
+		}
+		out[i] = (uint8_t)v;
+		if (i < 3 && (s == end || *s++ != '.'))
+			return false;
+	}
+	return s == end;
+}
+
 bool cs_addr_parse_n(const char *text, size_t len, struct cs_addr *out)
 {
 	char buf[CS_ADDR_STRLEN];
+	uint8_t v4[4];
 
+	memset(out, 0, sizeof(*out));
+	if (len <= 15 && parse_v4(text, len, v4)) {
+		memcpy(out->bytes, v4, 4);
+		out->family = 4;
+		return true;
+	}
 	if (len == 0 || len >= sizeof(buf))
 		return false;
 	memcpy(buf, text, len);
 	buf[len] = '\0';
-	memset(out, 0, sizeof(*out));
 	if (memchr(buf, ':', len)) {
 		if (inet_pton(AF_INET6, buf, out->bytes) != 1)
 			return false;
@@ -29,17 +79,112 @@ bool cs_addr_parse(const char *text, struct cs_addr *out)
 	return cs_addr_parse_n(text, strlen(text), out);
 }
 
+/* Octet v as text: up to three digits, low byte first, and the length in the top byte. */
+#define OCTET(v) \
+	((v) >= 100 ? (3u << 24 | ('0' + (v) % 10u) << 16 | ('0' + (v) / 10u % 10u) << 8 | \
+		       ('0' + (v) / 100u)) : \
+	 (v) >= 10 ? (2u << 24 | ('0' + (v) % 10u) << 8 | ('0' + (v) / 10u)) : \
+	 (1u << 24 | ('0' + (v))))
+#define OCTETS4(v) OCTET(v), OCTET((v) + 1u), OCTET((v) + 2u), OCTET((v) + 3u)
+#define OCTETS16(v) OCTETS4(v), OCTETS4((v) + 4u), OCTETS4((v) + 8u), OCTETS4((v) + 12u)
+#define OCTETS64(v) OCTETS16(v), OCTETS16((v) + 16u), OCTETS16((v) + 32u), OCTETS16((v) + 48u)
+
+static const uint32_t octet_text[256] = {
+	OCTETS64(0u), OCTETS64(64u), OCTETS64(128u), OCTETS64(192u),
+};
+
+/* Dotted quad without a branch per digit: three bytes stored, the length kept. */
+static char *put_v4(char *o, const uint8_t b[4])
+{
+	for (int i = 0; i < 4; i++) {
+		uint32_t t = octet_text[b[i]];
+
+		o[0] = (char)t;
+		o[1] = (char)(t >> 8);
+		o[2] = (char)(t >> 16);
+		o += t >> 24;
+		if (i < 3)
+			*o++ = '.';
+	}
+	return o;
+}
+
+/* One 16-bit group in lowercase hex without leading zeros. */
+static char *put_hex16(char *o, unsigned v)
+{
+	static const char hex[] = "0123456789abcdef";
+	int shift = 12;
+
+	while (shift > 0 && !(v >> shift))
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		*o++ = hex[(v >> shift) & 0xf];
+	return o;
+}
+
+/*
+ * RFC 5952 as glibc writes it: the longest run of two or more zero groups
+ * (the first of equal runs) becomes "::", and ::a.b.c.d / ::ffff:a.b.c.d
+ * keep their IPv4 tail in dotted form.
+ */
+static char *put_v6(char *o, const uint8_t b[16])
+{
+	unsigned words[8];
+	int best = -1, best_len = 0, cur = -1, cur_len = 0, i;
+
+	for (i = 0; i < 8; i++) {
+		words[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+		if (words[i] == 0) {
+			if (cur < 0)
+				cur = i, cur_len = 0;
+			if (++cur_len > best_len)
+				best = cur, best_len = cur_len;
+		} else {
+			cur = -1;
+		}
+	}
+	if (best_len < 2)
+		best = -1;
+	for (i = 0; i < 8; i++) {
+		if (best >= 0 && i >= best && i < best + best_len) {
+			if (i == best)
+				*o++ = ':';
+			continue;
+		}
+		if (i)
+			*o++ = ':';
+		if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff)))
+			return put_v4(o, b + 12);
+		o = put_hex16(o, words[i]);
+	}
+	if (best >= 0 && best + best_len == 8)
+		*o++ = ':';
+	return o;
+}
+
 const char *cs_addr_format(const struct cs_addr *a, char *buf)
 {
-	if (a->family == 0 ||
-	    !inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->bytes, buf, CS_ADDR_STRLEN))
+	char *end;
+
+	if (a->family == 0) {
 		strcpy(buf, "-");
+		return buf;
+	}
+	end = a->family == 4 ? put_v4(buf, a->bytes) : put_v6(buf, a->bytes);
+	*end = '\0';
 	return buf;
 }
 
 bool cs_addr_equal(const struct cs_addr *a, const struct cs_addr *b)
 {
-	return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
+	uint64_t a0, a1, b0, b1;
+
+	/* two word compares, no branch on the first differing byte */
+	memcpy(&a0, a->bytes, 8);
+	memcpy(&a1, a->bytes + 8, 8);
+	memcpy(&b0, b->bytes, 8);
+	memcpy(&b1, b->bytes + 8, 8);
+	return a->family == b->family && ((a0 ^ b0) | (a1 ^ b1)) == 0;
 }
 
 void cs_addr_mask(struct cs_addr *a, unsigned plen)

@@ -50,6 +50,7 @@ struct step {
 	bool quoted;                    /* field between quotes: backslash escapes a char */
 	char stop;                      /* first byte of the next literal; NUL = end of line */
 	uint32_t lit_off, lit_len;      /* literal text in fmt->text */
+	uint64_t lit_word, lit_mask;    /* literals up to 8 bytes, for one compare; else mask 0 */
 };
 
 struct json_key {
@@ -74,11 +75,60 @@ struct cs_logformat {
 	struct date_cache iso_cache;
 };
 
+/* A field's text in the line; valid when its bit is in the parse's set mask. */
 struct span {
 	char *p;
 	size_t len;
-	bool set;
 };
+
+static inline bool has(uint32_t set, enum var v)
+{
+	return set & (1u << v);
+}
+
+/* memcmp() == 0 for the few bytes of a literal, without a call. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+static inline uint64_t load64(const char *p)
+{
+	uint64_t x;
+
+	memcpy(&x, p, 8);
+	return x;
+}
+
+/*
+ * memchr() for unquoted fields, which are short (address, date, status):
+ * a word at a time without a call. The zero-byte test has no carries
+ * between bytes, so each flag is exact in either byte order.
+ */
+static inline char *find_byte(char *p, char *end, char c)
+{
+	const uint64_t ones = 0x0101010101010101ull, low7 = ones * 0x7f;
+
+	for (; end - p >= 8; p += 8) {
+		uint64_t x = load64(p) ^ (ones * (unsigned char)c);
+		uint64_t zero = ~(((x & low7) + low7) | x | low7);
+
+		if (zero) {
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+			return p + __builtin_clzll(zero) / 8;
+#else
+			return p + __builtin_ctzll(zero) / 8;
+#endif
+		}
+	}
+	for (; p < end; p++)
+		if (*p == c)
+			return p;
+	return NULL;
+}
 
 bool cs_logformat_var_known(const char *name)
 {
@@ -177,6 +227,10 @@ static int compile_nginx(struct cs_logformat *f, const char *spec, char *err, si
 	for (size_t i = 0; i < f->n_steps; i++) {
 		struct step *st = &f->steps[i];
 
+		if (st->kind == STEP_LITERAL && st->lit_len <= 8) {
+			memcpy(&st->lit_word, f->text + st->lit_off, st->lit_len);
+			memset(&st->lit_mask, 0xff, st->lit_len);
+		}
 		if (st->kind != STEP_FIELD)
 			continue;
 		if (i + 1 < f->n_steps)
@@ -337,7 +391,10 @@ static bool parse_time_local(struct date_cache *c, const char *s, size_t len, ui
 
 	if (len != 26 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[20] != ' ')
 		return false;
-	if (c->key_len != 16 || memcmp(c->key, s, 11) || memcmp(c->key + 11, s + 21, 5)) {
+	/* date "03/Mar/2019" and zone "-0100" against the cache, in overlapping words */
+	if (c->key_len != 16 || load64(c->key) != load64(s) ||
+	    load64(c->key + 3) != load64(s + 3) || memcmp(c->key + 11, s + 21, 4) ||
+	    c->key[15] != s[25]) {
 		unsigned d, y;
 		int m = month_index(s + 3);
 		int64_t off;
@@ -518,14 +575,25 @@ keep:
 	return (size_t)(out - s);
 }
 
+/* memchr() for '\\', without the call for the many one-byte "-" fields. */
+static inline bool has_backslash(const char *s, size_t len)
+{
+	if (len > 8)
+		return memchr(s, '\\', len) != NULL;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '\\')
+			return true;
+	return false;
+}
+
 /* Unescapes and terminates a span; "-" (nginx's empty value) becomes "". */
-static const char *finish_text(struct span *sp, size_t *len_out)
+static const char *finish_text(struct span *sp, bool present, size_t *len_out)
 {
 	size_t len = 0;
 
-	if (sp->set) {
+	if (present) {
 		len = sp->len;
-		if (memchr(sp->p, '\\', len))
+		if (has_backslash(sp->p, len))
 			len = unescape(sp->p, len);
 		sp->p[len] = '\0';
 		if (len == 1 && sp->p[0] == '-')
@@ -543,26 +611,26 @@ static bool reject(struct cs_log_error *e, const char *reason, const char *line,
 	return false;
 }
 
-static bool fill_record(struct cs_logformat *f, struct span *sp, const char *line,
+static bool fill_record(struct cs_logformat *f, struct span *sp, uint32_t set, const char *line,
 			struct cs_log_record *rec, struct cs_log_error *e)
 {
 	struct span *t;
 	bool ok;
 
-	memset(rec, 0, sizeof(*rec));
+	/* every field is set below: no memset, which costs a "rep stos" per line */
 	t = &sp[V_REMOTE_ADDR];
-	if (!t->set)
+	if (!has(set, V_REMOTE_ADDR))
 		return reject(e, "missing remote address", line, line);
 	if (!cs_addr_parse_n(t->p, t->len, &rec->remote))
 		return reject(e, "bad remote address", line, t->p);
 
-	if (sp[V_MSEC].set) {
+	if (has(set, V_MSEC)) {
 		t = &sp[V_MSEC];
 		ok = parse_msec(t->p, t->len, &rec->ts_us);
-	} else if (sp[V_TIME_ISO8601].set) {
+	} else if (has(set, V_TIME_ISO8601)) {
 		t = &sp[V_TIME_ISO8601];
 		ok = parse_time_iso(&f->iso_cache, t->p, t->len, &rec->ts_us);
-	} else if (sp[V_TIME_LOCAL].set) {
+	} else if (has(set, V_TIME_LOCAL)) {
 		t = &sp[V_TIME_LOCAL];
 		ok = parse_time_local(&f->local_cache, t->p, t->len, &rec->ts_us);
 	} else {
@@ -572,7 +640,7 @@ static bool fill_record(struct cs_logformat *f, struct span *sp, const char *lin
 		return reject(e, "bad date", line, t->p);
 
 	rec->status = -1;
-	if (sp[V_STATUS].set && !(sp[V_STATUS].len == 1 && sp[V_STATUS].p[0] == '-')) {
+	if (has(set, V_STATUS) && !(sp[V_STATUS].len == 1 && sp[V_STATUS].p[0] == '-')) {
 		unsigned status;
 
 		t = &sp[V_STATUS];
@@ -581,36 +649,39 @@ static bool fill_record(struct cs_logformat *f, struct span *sp, const char *lin
 		rec->status = (int)status;
 	}
 
-	if (sp[V_REQUEST_METHOD].set && sp[V_REQUEST_URI].set) {
-		rec->method = finish_text(&sp[V_REQUEST_METHOD], NULL);
-		rec->target = finish_text(&sp[V_REQUEST_URI], &rec->target_len);
-	} else if (sp[V_REQUEST].set) {
+	if (has(set, V_REQUEST_METHOD) && has(set, V_REQUEST_URI)) {
+		rec->method = finish_text(&sp[V_REQUEST_METHOD], true, NULL);
+		rec->target = finish_text(&sp[V_REQUEST_URI], true, &rec->target_len);
+	} else if (has(set, V_REQUEST)) {
 		/* "METHOD TARGET HTTP/x.y", or "METHOD TARGET" (HTTP/0.9). */
 		size_t len;
-		char *req = (char *)finish_text(&sp[V_REQUEST], &len);
+		char *req = (char *)finish_text(&sp[V_REQUEST], true, &len);
 		char *sp1 = memchr(req, ' ', len), *sp2;
 
 		rec->method = rec->target = "";
+		rec->target_len = 0;
 		if (sp1) {
 			*sp1 = '\0';
 			rec->method = req;
 			rec->target = sp1 + 1;
 			sp2 = memrchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - req));
-			if (sp2 && !strncmp(sp2 + 1, "HTTP/", 5))
+			if (sp2 && (size_t)(req + len - sp2) > 5 && same_bytes(sp2 + 1, "HTTP/", 5))
 				*sp2 = '\0';
 			rec->target_len = strlen(rec->target);
 		}
-	} else if (sp[V_REQUEST_URI].set) {
+	} else if (has(set, V_REQUEST_URI)) {
 		rec->method = "";
-		rec->target = finish_text(&sp[V_REQUEST_URI], &rec->target_len);
+		rec->target = finish_text(&sp[V_REQUEST_URI], true, &rec->target_len);
 	} else {
 		return reject(e, "missing request", line, line);
 	}
 
-	rec->user_agent = finish_text(&sp[V_HTTP_USER_AGENT], NULL);
-	rec->referer = finish_text(&sp[V_HTTP_REFERER], NULL);
-	rec->xff = finish_text(&sp[V_HTTP_X_FORWARDED_FOR], &rec->xff_len);
-	rec->forwarded = finish_text(&sp[V_HTTP_FORWARDED], &rec->forwarded_len);
+	rec->user_agent = finish_text(&sp[V_HTTP_USER_AGENT], has(set, V_HTTP_USER_AGENT), NULL);
+	rec->referer = finish_text(&sp[V_HTTP_REFERER], has(set, V_HTTP_REFERER), NULL);
+	rec->xff = finish_text(&sp[V_HTTP_X_FORWARDED_FOR], has(set, V_HTTP_X_FORWARDED_FOR),
+			       &rec->xff_len);
+	rec->forwarded = finish_text(&sp[V_HTTP_FORWARDED], has(set, V_HTTP_FORWARDED),
+				     &rec->forwarded_len);
 	/* The address is parsed; terminate it for readers of the line. */
 	sp[V_REMOTE_ADDR].p[sp[V_REMOTE_ADDR].len] = '\0';
 	return true;
@@ -634,7 +705,7 @@ static char *quoted_end(char *p, char *end, char stop)
 }
 
 static bool parse_nginx(struct cs_logformat *f, char *line, size_t len, struct span *sp,
-			struct cs_log_error *e)
+			uint32_t *set, struct cs_log_error *e)
 {
 	char *p = line, *end = line + len;
 
@@ -643,12 +714,18 @@ static bool parse_nginx(struct cs_logformat *f, char *line, size_t len, struct s
 		char *q;
 
 		if (st->kind == STEP_LITERAL) {
+			if (st->lit_mask && end - p >= 8) {
+				if ((load64(p) ^ st->lit_word) & st->lit_mask)
+					return reject(e, "line does not match the format", line, p);
+				p += st->lit_len;
+				continue;
+			}
 			if ((size_t)(end - p) < st->lit_len) {
 				if (memcmp(p, f->text + st->lit_off, (size_t)(end - p)))
 					return reject(e, "line does not match the format", line, p);
 				return reject(e, "truncated line", line, end);
 			}
-			if (memcmp(p, f->text + st->lit_off, st->lit_len))
+			if (!same_bytes(p, f->text + st->lit_off, st->lit_len))
 				return reject(e, "line does not match the format", line, p);
 			p += st->lit_len;
 			continue;
@@ -658,7 +735,7 @@ static bool parse_nginx(struct cs_logformat *f, char *line, size_t len, struct s
 		} else if (st->quoted) {
 			q = quoted_end(p, end, st->stop);
 		} else {
-			q = memchr(p, st->stop, (size_t)(end - p));
+			q = find_byte(p, end, st->stop);
 			if (!q)
 				q = end;
 		}
@@ -666,7 +743,7 @@ static bool parse_nginx(struct cs_logformat *f, char *line, size_t len, struct s
 			return reject(e, "truncated line", line, end);
 		sp[st->var].p = p;
 		sp[st->var].len = (size_t)(q - p);
-		sp[st->var].set = true;
+		*set |= 1u << st->var;
 		p = q;
 	}
 	if (p != end)
@@ -695,7 +772,7 @@ static char *json_string_end(char *p, char *end)
 
 /* One flat JSON object as nginx's escape=json log_format writes it. */
 static bool parse_json(struct cs_logformat *f, char *line, size_t len, struct span *sp,
-		       struct cs_log_error *e)
+		       uint32_t *set, struct cs_log_error *e)
 {
 	char *p = line, *end = line + len;
 
@@ -749,7 +826,7 @@ static bool parse_json(struct cs_logformat *f, char *line, size_t len, struct sp
 				if (f->keys[v].len == key_len && !memcmp(f->keys[v].name, key, key_len)) {
 					sp[v].p = val;
 					sp[v].len = (size_t)(val_end - val);
-					sp[v].set = true;
+					*set |= 1u << v;
 					break;
 				}
 			}
@@ -773,14 +850,15 @@ close:
 bool cs_logformat_parse(struct cs_logformat *f, char *line, size_t len,
 			struct cs_log_record *rec, struct cs_log_error *error)
 {
-	struct span sp[V_COUNT];
+	struct span sp[V_COUNT];       /* not cleared: the set mask tells which are filled */
+	uint32_t set = 0;
 
-	memset(sp, 0, sizeof(sp));
 	line[len] = '\0';
 	/* Fields become C strings: an embedded NUL would cut one silently. */
 	if (memchr(line, '\0', len))
 		return reject(error, "NUL byte in line", line, memchr(line, '\0', len));
-	if (!(f->json ? parse_json(f, line, len, sp, error) : parse_nginx(f, line, len, sp, error)))
+	if (!(f->json ? parse_json(f, line, len, sp, &set, error) :
+			parse_nginx(f, line, len, sp, &set, error)))
 		return false;
-	return fill_record(f, sp, line, rec, error);
+	return fill_record(f, sp, set, line, rec, error);
 }

@@ -5,63 +5,71 @@
  * always valid JSON whatever bytes the input held: '"', '\\' and control
  * characters are escaped (controls as \u00XX), and each byte that is not
  * part of a well-formed UTF-8 sequence becomes \ufffd.
+ *
+ * One record per click makes this the hottest code of `classify`: the
+ * write position is passed around as a pointer (kept in a register, not
+ * in the buffer struct), plain runs are copied 16 or 8 bytes at a time,
+ * numbers are formatted by hand, and the last user agent and file name
+ * are kept escaped (per thread).
  */
 #include "sinks.h"
 
-#include <inttypes.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define SINK_BUF 4096
 
 struct jbuf {
 	FILE *f;
-	size_t len;
 	char buf[SINK_BUF];
 };
 
-static void jflush(struct jbuf *j)
+/* Writes out buf[0..o); returns where writing starts again. */
+static char *jflush(struct jbuf *j, char *o)
 {
-	if (j->len)
-		fwrite(j->buf, 1, j->len, j->f);
-	j->len = 0;
+	if (o > j->buf)
+		fwrite(j->buf, 1, (size_t)(o - j->buf), j->f);
+	return j->buf;
 }
 
-/* Makes room for n more bytes (n <= SINK_BUF). */
-static inline void jreserve(struct jbuf *j, size_t n)
+/* Makes room for n more bytes (n <= SINK_BUF) at o. */
+static inline char *jreserve(struct jbuf *j, char *o, size_t n)
 {
-	if (j->len + n > SINK_BUF)
-		jflush(j);
+	if (__builtin_expect(o + n > j->buf + SINK_BUF, 0))
+		return jflush(j, o);
+	return o;
 }
 
-static void jput_slow(struct jbuf *j, const char *s, size_t n)
+static char *jput_slow(struct jbuf *j, char *o, const char *s, size_t n)
 {
 	while (n) {
 		size_t room, chunk;
 
-		jreserve(j, 1);
-		room = SINK_BUF - j->len;
+		o = jreserve(j, o, 1);
+		room = (size_t)(j->buf + SINK_BUF - o);
 		chunk = n < room ? n : room;
-		memcpy(j->buf + j->len, s, chunk);
-		j->len += chunk;
+		memcpy(o, s, chunk);
+		o += chunk;
 		s += chunk;
 		n -= chunk;
 	}
+	return o;
 }
 
-static inline void jput(struct jbuf *j, const char *s, size_t n)
+static inline char *jput(struct jbuf *j, char *o, const char *s, size_t n)
 {
-	if (__builtin_expect(j->len + n > SINK_BUF, 0)) {
-		jput_slow(j, s, n);
-		return;
-	}
-	memcpy(j->buf + j->len, s, n);
-	j->len += n;
+	if (__builtin_expect(o + n > j->buf + SINK_BUF, 0))
+		return jput_slow(j, o, s, n);
+	memcpy(o, s, n);
+	return o + n;
 }
 
-#define JPUT_LIT(j, lit) jput((j), (lit), sizeof(lit) - 1)
+#define JPUT_LIT(j, o, lit) jput((j), (o), (lit), sizeof(lit) - 1)
 
-/* Bytes copied as they are: printable ASCII other than '"' and '\\'. */
 const unsigned char cs_reasons_by_name[CS_R_COUNT] = {
 	4, /* bot_agent */
 	2, /* burst */
@@ -71,10 +79,6 @@ const unsigned char cs_reasons_by_name[CS_R_COUNT] = {
 	3, /* multi_ip */
 	0, /* scanner_range */
 	1, /* weak_range */
-};
-
-static const bool plain_byte[256] = {
-	[0x20 ... 0x21] = true, [0x23 ... 0x5b] = true, [0x5d ... 0x7e] = true,
 };
 
 /*
@@ -111,29 +115,136 @@ static size_t utf8_seq_len(const unsigned char *s, size_t avail)
 	return n;
 }
 
-static void jstring(struct jbuf *j, const char *str)
+/*
+ * Flags (high bit of each byte) the bytes of a little-endian word that need
+ * more than a copy: controls, '"', '\\', DEL and everything above ASCII.
+ * Borrows can flag bytes above a flagged one, never below: the lowest flag
+ * is exact, which is all the caller uses.
+ */
+static inline uint64_t special_bytes(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\'), del = x ^ (ones * 0x7f);
+
+	return (x | (x - ones * 0x20) | ((quote - ones) & ~quote) |
+		((backslash - ones) & ~backslash) | ((del - ones) & ~del)) & (ones * 0x80);
+}
+
+static inline uint64_t load_le64(const unsigned char *p)
+{
+	uint64_t x;
+
+	memcpy(&x, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
+}
+
+static inline uint32_t load_le32(const unsigned char *p)
+{
+	uint32_t x;
+
+	memcpy(&x, p, 4);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap32(x);
+#endif
+	return x;
+}
+
+#ifdef __SSE2__
+/* special_bytes() for 16 bytes: bit k of the result flags s[k]. */
+static inline unsigned special_mask16(const unsigned char *s)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)s);
+	/* signed: bytes from 0x80 up count as negative, below 0x20 */
+	__m128i low = _mm_cmplt_epi8(x, _mm_set1_epi8(0x20));
+	__m128i quote = _mm_cmpeq_epi8(x, _mm_set1_epi8('"'));
+	__m128i backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'));
+	__m128i del = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f));
+
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(low, quote),
+							_mm_or_si128(backslash, del)));
+}
+#endif
+
+static inline void store_le64(char *p, uint64_t x)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	memcpy(p, &x, 8);
+}
+
+/*
+ * The next (up to) 8 bytes of s[i..n) as a little-endian word, without
+ * reading past s + n; bytes past the end read as 'A', which is plain.
+ */
+#define PLAIN_FILL 0x4141414141414141ull    /* "AAAAAAAA" */
+
+static inline uint64_t next_word(const unsigned char *s, size_t i, size_t n)
+{
+	size_t r = n - i;
+	uint64_t w;
+
+	if (r >= 8)
+		return load_le64(s + i);
+	if (n >= 8) {
+		/* the last 8 bytes of s, shifted down past those already done */
+		w = load_le64(s + n - 8) >> (8 * (8 - r));
+	} else if (r >= 4) {
+		/* two overlapping 4-byte loads: the shared bytes are the same */
+		w = load_le32(s + i) | (uint64_t)load_le32(s + i + r - 4) << (8 * (r - 4));
+	} else {
+		/* 1 to 3 bytes: first, middle and last cover them all */
+		w = s[i] | (uint64_t)s[i + r / 2] << (8 * (r / 2)) |
+		    (uint64_t)s[i + r - 1] << (8 * (r - 1));
+	}
+	return w | PLAIN_FILL << (8 * r);
+}
+
+static char *jstring_any(struct jbuf *j, char *o, const unsigned char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *s = (const unsigned char *)str;
-	size_t n = strlen(str);
-	char *o, *limit = j->buf + SINK_BUF - 8;        /* room for the longest escape */
+	/* every step below writes at most 16 bytes; the closing quote one more */
+	char *limit = j->buf + SINK_BUF - 17;
 
-	jreserve(j, 8);
-	o = j->buf + j->len;
+	o = jreserve(j, o, 17);
 	*o++ = '"';
 	for (size_t i = 0; i < n;) {
-		unsigned char c = s[i];
+		unsigned char c;
 		size_t seq;
 
-		if (__builtin_expect(o > limit, 0)) {
-			j->len = o - j->buf;
-			jflush(j);
-			o = j->buf;
+		if (__builtin_expect(o > limit, 0))
+			o = jflush(j, o);
+#ifdef __SSE2__
+		/* long plain runs, 16 bytes at a time */
+		if (n - i >= 16) {
+			unsigned special = special_mask16(s + i);
+			size_t plain = special ? (size_t)__builtin_ctz(special) : 16;
+
+			_mm_storeu_si128((__m128i *)o, _mm_loadu_si128((const __m128i *)(s + i)));
+			o += plain;
+			i += plain;
+			if (plain)
+				continue;       /* back past the room check */
 		}
-		if (plain_byte[c]) {
-			*o++ = c;
-			i++;
-		} else if (c == '"' || c == '\\') {
+#endif
+		/* plain runs, a word at a time */
+		{
+			uint64_t w = next_word(s, i, n), special = special_bytes(w);
+			size_t take = n - i < 8 ? n - i : 8;
+			size_t plain = special ? (size_t)__builtin_ctzll(special) / 8 : take;
+
+			store_le64(o, w);
+			o += plain;
+			i += plain;
+			if (plain)
+				continue;       /* back past the room check */
+		}
+		/* s[i] needs more than a copy */
+		c = s[i];
+		if (c == '"' || c == '\\') {
 			*o++ = '\\';
 			*o++ = c;
 			i++;
@@ -154,15 +265,120 @@ static void jstring(struct jbuf *j, const char *str)
 		}
 	}
 	*o++ = '"';
-	j->len = o - j->buf;
+	return o;
 }
 
-static void jstring_or_null(struct jbuf *j, const char *s)
+/*
+ * A JSON string. Inlined for the fields that are mostly short and plain
+ * (ids, method, provider): one test and two stores, no call, no loop.
+ */
+static inline char *jstring_n(struct jbuf *j, char *o, const char *str, size_t n)
 {
-	if (s)
-		jstring(j, s);
-	else
-		JPUT_LIT(j, "null");
+	const unsigned char *s = (const unsigned char *)str;
+
+	if (n && n <= 16 && o + 18 <= j->buf + SINK_BUF) {
+		uint64_t lo = next_word(s, 0, n), hi = n > 8 ? next_word(s, 8, n) : PLAIN_FILL;
+
+		if (!(special_bytes(lo) | special_bytes(hi))) {
+			*o++ = '"';
+			store_le64(o, lo);
+			store_le64(o + 8, hi);
+			o += n;
+			*o++ = '"';
+			return o;
+		}
+	}
+	return jstring_any(j, o, s, n);
+}
+
+static inline char *jstring_or_null(struct jbuf *j, char *o, const char *s)
+{
+	if (!s)
+		return JPUT_LIT(j, o, "null");
+	return jstring_n(j, o, s, strlen(s));
+}
+
+/*
+ * The last string written through a cache, as escaped: every record of a
+ * log names the same file, and scanner bursts repeat one user agent.
+ * Compared by content, so a hit is exact whatever the caller's pointers.
+ */
+#define CACHED_RAW_MAX 256
+
+struct escape_cache {
+	size_t raw_len;                 /* SIZE_MAX: empty */
+	size_t out_len;
+	char raw[CACHED_RAW_MAX];
+	char out[6 * CACHED_RAW_MAX + 2];
+};
+
+static char *jstring_cached(struct jbuf *j, char *o, struct escape_cache *c, const char *s)
+{
+	size_t n = strlen(s);
+	char *start;
+
+	if (n > CACHED_RAW_MAX)
+		return jstring_n(j, o, s, n);
+	if (n == c->raw_len && !memcmp(s, c->raw, n))
+		return jput(j, o, c->out, c->out_len);
+	/* room for the worst case, so that the escaped text stays in one piece */
+	o = jreserve(j, o, sizeof(c->out) + 17);
+	start = o;
+	o = jstring_n(j, o, s, n);
+	c->out_len = (size_t)(o - start);
+	memcpy(c->out, start, c->out_len);
+	memcpy(c->raw, s, n);
+	c->raw_len = n;
+	return o;
+}
+
+/*
+ * Verdict and reason names: our own vocabulary, plain ASCII, never
+ * escaped. Quoted once per thread, then copied as a fixed-size block.
+ */
+#define NAME_TOKEN 32
+
+struct name_token {
+	uint8_t len;                    /* 0: too long for a token */
+	char text[NAME_TOKEN];          /* "name" with its quotes */
+};
+
+static void name_token_init(struct name_token *t, const char *name)
+{
+	size_t n = strlen(name);
+
+	t->len = 0;
+	if (n + 2 > NAME_TOKEN)
+		return;
+	t->text[0] = '"';
+	memcpy(t->text + 1, name, n);
+	t->text[n + 1] = '"';
+	t->len = (uint8_t)(n + 2);
+}
+
+/* [0..2]: the verdicts, then the reasons by bit index. */
+static const struct name_token *name_tokens(void)
+{
+	static __thread struct name_token tokens[3 + CS_R_COUNT];
+	static __thread bool ready;
+
+	if (!ready) {
+		for (unsigned k = 0; k < 3; k++)
+			name_token_init(&tokens[k], cs_verdict_name(k));
+		for (unsigned r = 0; r < CS_R_COUNT; r++)
+			name_token_init(&tokens[3 + r], cs_reason_name(r));
+		ready = true;
+	}
+	return tokens;
+}
+
+static char *jname(struct jbuf *j, char *o, const struct name_token *t, const char *name)
+{
+	if (__builtin_expect(!t->len, 0))
+		return jstring_or_null(j, o, name);
+	o = jreserve(j, o, NAME_TOKEN);
+	memcpy(o, t->text, NAME_TOKEN);
+	return o + t->len;
 }
 
 /* Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's civil_from_days). */
@@ -182,7 +398,7 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 }
 
 /* Writes value as exactly width decimal digits (leading zeros). */
-static char *digits(char *o, uint64_t value, int width)
+static char *digits(char *o, uint32_t value, int width)
 {
 	for (int i = width - 1; i >= 0; i--) {
 		o[i] = '0' + value % 10;
@@ -191,90 +407,143 @@ static char *digits(char *o, uint64_t value, int width)
 	return o + width;
 }
 
-/* RFC 3339 UTC with microseconds: 2026-11-16T08:06:58.217110Z */
-static void jtimestamp(struct jbuf *j, uint64_t ts_us)
-{
-	uint64_t secs = ts_us / 1000000;
-	unsigned sod = secs % 86400;
-	int64_t year;
-	unsigned month, day;
-	char tmp[40], *o = tmp;
+static const char digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
 
-	civil_from_days(secs / 86400, &year, &month, &day);
-	*o++ = '"';
-	/* years past 9999 take more digits; the µs clock cannot go below 1970 */
-	o = digits(o, year, year > 9999 ? (year > 99999 ? 6 : 5) : 4);
-	*o++ = '-';
-	o = digits(o, month, 2);
-	*o++ = '-';
-	o = digits(o, day, 2);
-	*o++ = 'T';
-	o = digits(o, sod / 3600, 2);
-	*o++ = ':';
-	o = digits(o, sod / 60 % 60, 2);
-	*o++ = ':';
-	o = digits(o, sod % 60, 2);
+/* The six digits of the microseconds, two at a time. */
+static char *put_micros(char *o, uint32_t us)
+{
+	memcpy(o, digit_pairs + 2 * (us / 10000), 2);
+	memcpy(o + 2, digit_pairs + 2 * (us / 100 % 100), 2);
+	memcpy(o + 4, digit_pairs + 2 * (us % 100), 2);
+	return o + 6;
+}
+
+/*
+ * RFC 3339 UTC with microseconds: 2026-11-16T08:06:58.217110Z. Records
+ * come in time order, many per second: the text up to the second is kept
+ * per thread and only the microseconds are written anew.
+ */
+static char *jtimestamp(struct jbuf *j, char *o, uint64_t ts_us)
+{
+	static __thread struct {
+		uint64_t secs;
+		size_t len;
+		char text[32];                  /* '"' through the seconds */
+	} cache = { .secs = UINT64_MAX };
+	uint64_t secs = ts_us / 1000000;
+
+	if (secs != cache.secs) {
+		unsigned sod = secs % 86400, month, day;
+		int64_t year;
+		char *t = cache.text;
+
+		civil_from_days(secs / 86400, &year, &month, &day);
+		*t++ = '"';
+		/* years past 9999 take more digits; the µs clock cannot go below 1970 */
+		t = digits(t, (uint32_t)year, year > 9999 ? (year > 99999 ? 6 : 5) : 4);
+		*t++ = '-';
+		t = digits(t, month, 2);
+		*t++ = '-';
+		t = digits(t, day, 2);
+		*t++ = 'T';
+		t = digits(t, sod / 3600, 2);
+		*t++ = ':';
+		t = digits(t, sod / 60 % 60, 2);
+		*t++ = ':';
+		t = digits(t, sod % 60, 2);
+		cache.len = (size_t)(t - cache.text);
+		cache.secs = secs;
+	}
+	o = jreserve(j, o, sizeof(cache.text) + 10);
+	memcpy(o, cache.text, sizeof(cache.text));
+	o += cache.len;
 	*o++ = '.';
-	o = digits(o, ts_us % 1000000, 6);
+	o = put_micros(o, (uint32_t)(ts_us % 1000000));
 	*o++ = 'Z';
 	*o++ = '"';
-	jput(j, tmp, o - tmp);
+	return o;
+}
+
+/* Decimal digits of value, without leading zeros. */
+static char *jdecimal(struct jbuf *j, char *o, uint64_t value)
+{
+	char tmp[20], *t = tmp + sizeof(tmp);
+
+	for (; value >= 100; value /= 100) {
+		t -= 2;
+		memcpy(t, digit_pairs + 2 * (value % 100), 2);
+	}
+	if (value >= 10) {
+		t -= 2;
+		memcpy(t, digit_pairs + 2 * value, 2);
+	} else {
+		*--t = (char)('0' + value);
+	}
+	return jput(j, o, t, (size_t)(tmp + sizeof(tmp) - t));
 }
 
 void cs_sink_json_write(FILE *f, const struct cs_click *click, const struct cs_verdict *v)
 {
+	static __thread struct escape_cache agent_cache = { .raw_len = SIZE_MAX };
+	static __thread struct escape_cache file_cache = { .raw_len = SIZE_MAX };
+	const struct name_token *names = name_tokens();
 	struct jbuf j;
-	char addr[CS_ADDR_STRLEN];
 	bool first = true;
+	unsigned by_name = 0;
+	char *o;
 
 	/* not "= { .f = f }": that would zero the whole buffer on every record */
 	j.f = f;
-	j.len = 0;
-	JPUT_LIT(&j, "{\"ts\":");
-	jtimestamp(&j, click->ts_us);
-	JPUT_LIT(&j, ",\"ip\":");
-	jstring_or_null(&j, click->client.family ? cs_addr_format(&click->client, addr) : NULL);
-	JPUT_LIT(&j, ",\"method\":");
-	/* method is a fixed array that a parser may have filled to the brim */
-	{
-		char method[CS_METHOD_LEN + 1];
-
-		memcpy(method, click->method, CS_METHOD_LEN);
-		method[CS_METHOD_LEN] = '\0';
-		jstring(&j, method);
+	o = j.buf;
+	o = JPUT_LIT(&j, o, "{\"ts\":");
+	o = jtimestamp(&j, o, click->ts_us);
+	o = JPUT_LIT(&j, o, ",\"ip\":");
+	if (click->client.family) {
+		/* address text never needs escaping */
+		o = jreserve(&j, o, CS_ADDR_STRLEN + 2);
+		*o++ = '"';
+		o += strlen(cs_addr_format(&click->client, o));
+		*o++ = '"';
+	} else {
+		o = JPUT_LIT(&j, o, "null");
 	}
-	JPUT_LIT(&j, ",\"message\":");
-	jstring_or_null(&j, click->message);
-	JPUT_LIT(&j, ",\"recipient\":");
-	jstring_or_null(&j, click->recipient);
-	JPUT_LIT(&j, ",\"link\":");
-	jstring_or_null(&j, click->link);
-	JPUT_LIT(&j, ",\"user_agent\":");
-	jstring(&j, click->user_agent ? click->user_agent : "");
-	JPUT_LIT(&j, ",\"verdict\":");
-	jstring_or_null(&j, cs_verdict_name(v->kind));
-	JPUT_LIT(&j, ",\"reasons\":[");
-	for (size_t i = 0; i < CS_R_COUNT; i++) {
-		unsigned bit = cs_reasons_by_name[i];
-		const char *name;
+	o = JPUT_LIT(&j, o, ",\"method\":");
+	/* method is a fixed array that a parser may have filled to the brim */
+	o = jstring_n(&j, o, click->method, strnlen(click->method, CS_METHOD_LEN));
+	o = JPUT_LIT(&j, o, ",\"message\":");
+	o = jstring_or_null(&j, o, click->message);
+	o = JPUT_LIT(&j, o, ",\"recipient\":");
+	o = jstring_or_null(&j, o, click->recipient);
+	o = JPUT_LIT(&j, o, ",\"link\":");
+	o = jstring_or_null(&j, o, click->link);
+	o = JPUT_LIT(&j, o, ",\"user_agent\":");
+	o = jstring_cached(&j, o, &agent_cache, click->user_agent ? click->user_agent : "");
+	o = JPUT_LIT(&j, o, ",\"verdict\":");
+	o = (unsigned)v->kind < 3 ? jname(&j, o, &names[v->kind], cs_verdict_name(v->kind)) :
+				    jstring_or_null(&j, o, cs_verdict_name(v->kind));
+	o = JPUT_LIT(&j, o, ",\"reasons\":[");
+	/* the reasons as bits in name order, without a branch per reason */
+	for (unsigned i = 0; i < CS_R_COUNT; i++)
+		by_name |= ((v->reasons >> cs_reasons_by_name[i]) & 1u) << i;
+	for (; by_name; by_name &= by_name - 1) {
+		unsigned bit = cs_reasons_by_name[__builtin_ctz(by_name)];
 
-		if (!(v->reasons & (1u << bit)) || !(name = cs_reason_name(bit)))
-			continue;
 		if (!first)
-			JPUT_LIT(&j, ",");
-		jstring(&j, name);
+			o = JPUT_LIT(&j, o, ",");
+		o = jname(&j, o, &names[3 + bit], cs_reason_name(bit));
 		first = false;
 	}
-	JPUT_LIT(&j, "],\"provider\":");
-	jstring_or_null(&j, v->provider);
+	o = JPUT_LIT(&j, o, "],\"provider\":");
+	o = jstring_or_null(&j, o, v->provider);
 	if (click->pos.file) {
-		char line[32];
-		int n = snprintf(line, sizeof(line), ",\"line\":%" PRIu64, click->pos.line);
-
-		JPUT_LIT(&j, ",\"file\":");
-		jstring(&j, click->pos.file);
-		jput(&j, line, n);
+		o = JPUT_LIT(&j, o, ",\"file\":");
+		o = jstring_cached(&j, o, &file_cache, click->pos.file);
+		o = JPUT_LIT(&j, o, ",\"line\":");
+		o = jdecimal(&j, o, click->pos.line);
 	}
-	JPUT_LIT(&j, "}\n");
-	jflush(&j);
+	o = JPUT_LIT(&j, o, "}\n");
+	jflush(&j, o);
 }

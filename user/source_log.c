@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define READ_CHUNK (1024 * 1024)
+#define READ_CHUNK (128 * 1024)       /* lines are still in L2 when parsed */
 
 struct cs_log_source {
 	char *path;

@@ -269,35 +269,107 @@ static char *field_dst(struct cs_track_ids *out, int field)
 	}
 }
 
+/* Non-zero when some byte of x is c (byte order does not matter for "any"). */
+static inline uint64_t has_byte(uint64_t x, unsigned char c)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+
+	x ^= ones * c;
+	return (x - ones) & ~x & (ones * 0x80);
+}
+
+/*
+ * Decodes a query value up to the next '&' (or end) into dst as
+ * decode_id() would; returns where the value ends, or NULL when it is no
+ * valid id. One pass: ids are short, and a call per byte class costs more
+ * than the bytes.
+ */
+static const char *decode_value(const char *p, const char *end, char *dst)
+{
+	size_t o = 0;
+
+	/* runs without '&', '%' or NUL (most of a long id), a word at a time */
+	while (end - p >= 8 && o + 8 < CS_TRACK_ID_MAX) {
+		uint64_t x;
+
+		memcpy(&x, p, 8);
+		if (has_byte(x, '&') | has_byte(x, '%') | has_byte(x, '\0'))
+			break;
+		memcpy(dst + o, p, 8);
+		o += 8;
+		p += 8;
+	}
+	for (; p < end && *p != '&'; p++) {
+		unsigned char c = *p;
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (end - p < 3)
+				return NULL;
+			hi = hex_value[(unsigned char)p[1]];
+			lo = hex_value[(unsigned char)p[2]];
+			if (!hi || !lo)
+				return NULL;
+			c = (hi - 1) << 4 | (lo - 1);
+			p += 2;
+		}
+		if (c == '\0' || o == CS_TRACK_ID_MAX - 1)
+			return NULL;
+		dst[o++] = c;
+	}
+	if (o == 0)
+		return NULL;
+	dst[o] = '\0';
+	return p;
+}
+
+/* memcmp() == 0 for the few bytes of a parameter name, without a call. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
 static bool match_query(const struct cs_track *t, const char *path, size_t path_len,
 			const char *query, size_t query_len, struct cs_track_ids *out)
 {
-	const char *end = query + query_len;
+	const char *p = query, *end = query + query_len;
 	unsigned found = 0;
 
 	if (path_len != t->path_len || memcmp(path, t->path, path_len))
 		return false;
-	while (query < end) {
-		const char *amp = memchr(query, '&', end - query);
-		const char *pair_end = amp ? amp : end;
-		const char *eq = memchr(query, '=', pair_end - query);
-		size_t name_len = (eq ? eq : pair_end) - query;
+	while (p < end) {
+		const char *name = p, *next;
+		size_t name_len;
+		int i;
 
-		for (int i = 0; i < CS_FIELD_COUNT; i++) {
-			const char *value;
-
-			if (found & (1u << i) || name_len != t->param_len[i] ||
-			    memcmp(query, t->param[i], name_len))
-				continue;
-			value = eq ? eq + 1 : pair_end;
-			if (!decode_id(value, pair_end - value, field_dst(out, i)))
+		while (p < end && *p != '=' && *p != '&')
+			p++;
+		name_len = (size_t)(p - name);
+		for (i = 0; i < CS_FIELD_COUNT; i++)
+			if (!(found & (1u << i)) && name_len == t->param_len[i] &&
+			    same_bytes(name, t->param[i], name_len))
+				break;
+		if (i < CS_FIELD_COUNT) {
+			/* "name" and "name=" alike have an empty value: no id */
+			if (p == end || *p == '&')
+				return false;
+			next = decode_value(p + 1, end, field_dst(out, i));
+			if (!next)
 				return false;
 			found |= 1u << i;
 			if (found == (1u << CS_FIELD_COUNT) - 1)
 				return true;
-			break;
+			p = next;
+		} else if (p < end && *p == '=') {
+			p = memchr(p, '&', (size_t)(end - p));
+			if (!p)
+				break;
 		}
-		query = pair_end + 1;
+		p++;
 	}
 	return false;
 }

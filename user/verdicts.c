@@ -89,8 +89,9 @@
 
 #define NIL UINT32_MAX
 #define INLINE_CLICKS 2                 /* timeline entries held in the pair itself */
-#define RING_SHIFT_MAX 64
-#define AGENT_MEMO_SLOTS 4096           /* user agents whose pattern match is remembered */               /* pending clicks passed by an insertion into the ring */
+#define RING_SHIFT_MAX 64               /* pending clicks passed by an insertion into the ring */
+#define PENDING_BLOCK 512               /* bytes of a recycled pending-click block */
+#define AGENT_MEMO_SLOTS 4096           /* user agents whose pattern match is remembered */
 
 #define MACHINE_REASONS (CS_R_SCANNER_RANGE | CS_R_BURST | CS_R_MULTI_IP | CS_R_BOT_AGENT | \
 			 CS_R_HEAD_REQUEST | CS_R_HONEYPOT | CS_R_LEARNED_RANGE)
@@ -203,6 +204,7 @@ struct cs_classifier {
 
 	uint64_t clicks_bytes;          /* pair timelines */
 	uint64_t pending_bytes;         /* pending clicks */
+	void *spare;                    /* recycled pending-click blocks, linked through their first word */
 	struct cs_classifier_stats stats;
 };
 
@@ -764,10 +766,38 @@ static struct pending_click *pending_pop(struct cs_classifier *c)
 	return top;
 }
 
+/*
+ * Pending clicks that fit in PENDING_BLOCK bytes (nearly all) live in
+ * blocks of that size that are recycled, not freed: one click in, one
+ * out, and malloc() stays out of the way.
+ */
+static struct pending_click *pending_alloc(struct cs_classifier *c, size_t size)
+{
+	void *block = c->spare;
+
+	if (size > PENDING_BLOCK)
+		return malloc(size);
+	if (!block)
+		return malloc(PENDING_BLOCK);
+	c->spare = *(void **)block;
+	return block;
+}
+
+/* pc->size must be set. */
+static void pending_release(struct cs_classifier *c, struct pending_click *pc)
+{
+	if (pc->size > PENDING_BLOCK) {
+		free(pc);
+		return;
+	}
+	*(void **)pc = c->spare;
+	c->spare = pc;
+}
+
 static void pending_free(struct cs_classifier *c, struct pending_click *pc)
 {
 	c->pending_bytes -= pc->size;
-	free(pc);
+	pending_release(c, pc);
 }
 
 /* ---- expiry heap: pairs without pending clicks, by window end ---- */
@@ -1178,13 +1208,13 @@ static const char *copy_string(char **dst, const char *s, size_t len)
 	return at;
 }
 
-static struct pending_click *pending_new(const struct cs_click *k, const struct click_facts *f,
-					 uint32_t pi)
+static struct pending_click *pending_new(struct cs_classifier *c, const struct cs_click *k,
+					 const struct click_facts *f, uint32_t pi)
 {
 	size_t file_len = k->pos.file ? strlen(k->pos.file) : 0;
 	size_t text = f->message_len + f->recipient_len + f->link_len + f->user_agent_len + 4 +
 		      (k->pos.file ? file_len + 1 : 0);
-	struct pending_click *pc = malloc(sizeof(*pc) + text);
+	struct pending_click *pc = pending_alloc(c, sizeof(*pc) + text);
 	char *at;
 
 	if (!pc)
@@ -1230,7 +1260,7 @@ void cs_classifier_feed(struct cs_classifier *c, const struct cs_click *click)
 		goto no_memory;
 	if (late)
 		goto at_once;
-	pc = pending_new(click, &f, pi);
+	pc = pending_new(c, click, &f, pi);
 	if (!pc)
 		goto no_memory;
 	i = timeline_insert(c, &c->pairs[pi], click->ts_us, f.group_key, pc);
@@ -1250,7 +1280,8 @@ void cs_classifier_feed(struct cs_classifier *c, const struct cs_click *click)
 	return;
 
 no_memory:
-	free(pc);
+	if (pc)
+		pending_release(c, pc);
 	c->stats.unqueued++;
 at_once:
 	judge_now(c, pi, click, &f);
@@ -1338,6 +1369,12 @@ void cs_classifier_free(struct cs_classifier *c)
 	for (i = 0; i < c->ring_len; i++)
 		free(c->ring[(c->ring_head + i) & (c->ring_cap - 1)].pc);
 	free(c->ring);
+	while (c->spare) {
+		void *next = *(void **)c->spare;
+
+		free(c->spare);
+		c->spare = next;
+	}
 	for (i = 0; i < c->used_pairs; i++) {
 		if (c->pairs[i].cap_clicks > INLINE_CLICKS)
 			free(c->pairs[i].timeline.heap);

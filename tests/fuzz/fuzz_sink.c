@@ -5,7 +5,7 @@
  * UTF-8, with the keys in the documented order, and ASCII strings must
  * decode back to exactly what went in.
  */
-/* fuzz-sources: user/sinks.c user/addr.c user/verdicts.c user/ranges.c user/agents.c */
+/* fuzz-sources: user/sinks.c user/addr.c user/verdicts.c user/ranges.c user/agents.c user/learned.c */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -208,6 +208,74 @@ static void test_escaping(void **state)
 	expect_agent("\xc3\xa9\xc3", "\"\xc3\xa9\\ufffd\"");
 }
 
+/*
+ * Plain runs are copied a word at a time: every escape must come out the
+ * same at every offset inside a long agent, next to plain bytes that sit
+ * at the edges of what the word test lets through.
+ */
+static void test_escaping_at_every_offset(void **state)
+{
+	static const struct {
+		const char *raw, *escaped;
+	} cases[] = {
+		{ "\"", "\\\"" }, { "\\", "\\\\" }, { "\x1f", "\\u001f" }, { "\x7f", "\\u007f" },
+		{ "\x01", "\\u0001" }, { "\xc3\xa9", "\xc3\xa9" },
+		{ "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80" },
+		{ "\x80", "\\ufffd" }, { "\xff", "\\ufffd" }, { "\xe2\x82", "\\ufffd\\ufffd" },
+	};
+	/* neighbours of the special bytes: space, '!', '#', '[', ']', '~' */
+	static const char pad[] = " !#[]~ab !#[]~ab !#[]~ab !#[]~ab";
+
+	/* plain strings of every length around the 8- and 16-byte steps */
+	for (size_t len = 0; len <= 33; len++) {
+		char agent[64], want[80];
+
+		snprintf(agent, sizeof(agent), "%.*s", (int)len, pad);
+		snprintf(want, sizeof(want), "\"%s\"", agent);
+		expect_agent(agent, want);
+	}
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		for (size_t before = 0; before <= 17; before++) {
+			for (size_t after = 0; after <= 9; after++) {
+				char agent[128], want[160];
+
+				snprintf(agent, sizeof(agent), "%.*s%s%.*s", (int)before, pad,
+					 cases[k].raw, (int)after, pad);
+				snprintf(want, sizeof(want), "\"%.*s%s%.*s\"", (int)before, pad,
+					 cases[k].escaped, (int)after, pad);
+				expect_agent(agent, want);
+			}
+		}
+	}
+}
+
+/* The last agent and file are reused as escaped: repeats and near-repeats stay exact. */
+static void test_repeated_strings(void **state)
+{
+	static const char *const agents[] = {
+		"curl/8.4.0", "curl/8.4.0", "curl/8.4.1", "curl/8.4.0", "curl\"8.4.0", "curl/8.4",
+		"", "", "curl/8.4.0",
+	};
+	static const char *const escaped[] = {
+		"\"curl/8.4.0\"", "\"curl/8.4.0\"", "\"curl/8.4.1\"", "\"curl/8.4.0\"",
+		"\"curl\\\"8.4.0\"", "\"curl/8.4\"", "\"\"", "\"\"", "\"curl/8.4.0\"",
+	};
+	struct cs_click c = design_click();
+	struct cs_verdict v = { .kind = CS_HUMAN };
+
+	for (size_t i = 0; i < sizeof(agents) / sizeof(agents[0]); i++)
+		expect_agent(agents[i], escaped[i]);
+	for (int i = 0; i < 3; i++) {
+		char *out;
+
+		c.pos.file = i == 1 ? "b\"log" : "a\"log";
+		out = render(&c, &v);
+		assert_non_null(strstr(out, i == 1 ? "\"file\":\"b\\\"log\"," :
+					       "\"file\":\"a\\\"log\","));
+		free(out);
+	}
+}
+
 static void test_ids_and_file_escaped(void **state)
 {
 	struct cs_click c = design_click();
@@ -267,6 +335,8 @@ int main(void)
 		cmocka_unit_test(test_reason_order_table),
 		cmocka_unit_test(test_timestamps),
 		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_escaping_at_every_offset),
+		cmocka_unit_test(test_repeated_strings),
 		cmocka_unit_test(test_ids_and_file_escaped),
 		cmocka_unit_test(test_long_strings),
 	};

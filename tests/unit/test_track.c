@@ -174,6 +174,36 @@ static void test_length_delimited(void **state)
 	assert_false(cs_track_extract(*state, line, 0, &ids));
 }
 
+/*
+ * Long ids are copied a word at a time up to the first '%', '&' or NUL:
+ * each must be seen at every offset of a word.
+ */
+static void test_escapes_at_every_offset(void **state)
+{
+	const char *plain = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+	for (int k = 0; k <= 24; k++) {
+		char target[256], want[64];
+
+		/* an escape at offset k */
+		snprintf(target, sizeof(target), "/redirect?s=%.*s%%41%s&l=r&link=x", k, plain,
+			 plain + k);
+		snprintf(want, sizeof(want), "%.*sA%s", k, plain, plain + k);
+		assert_true(extract(*state, target));
+		expect_ids(want, "r", "x");
+		/* the value ends at offset k */
+		snprintf(target, sizeof(target), "/redirect?l=r&link=%.*s&s=%s", k + 1, plain,
+			 plain);
+		snprintf(want, sizeof(want), "%.*s", k + 1, plain);
+		assert_true(extract(*state, target));
+		expect_ids(plain, "r", want);
+		/* an encoded NUL at offset k is no id */
+		snprintf(target, sizeof(target), "/redirect?s=%.*s%%00%s&l=r&link=x", k, plain,
+			 plain + k);
+		assert_false(extract(*state, target));
+	}
+}
+
 static void test_custom_query(void **state)
 {
 	char err[256];
@@ -273,6 +303,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_clicks, setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_length_limit, setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_length_delimited, setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_escapes_at_every_offset, setup_default, teardown),
 		cmocka_unit_test(test_custom_query),
 		cmocka_unit_test(test_template),
 		cmocka_unit_test(test_template_errors),
