@@ -113,7 +113,7 @@ demo:
 
 bench:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory $(BIN) $(BENCHES)
+	@$(MAKE) --no-print-directory $(BIN) $(BENCHES) $(TEST_HELPERS)
 	@BUILD=$(BUILD) bench/run.sh
 
 install: $(BIN)

@@ -13,7 +13,7 @@ instances=${1:-35000}
 runs=${RUNS:-3}
 bin=$PWD/$BUILD/clicksieve
 gen=$PWD/$BUILD/tests/helpers/gen_log
-make --no-print-directory BUILD="$BUILD" "$bin" "$gen" >/dev/null
+make --no-print-directory BUILD="$BUILD" "$BUILD/clicksieve" "$BUILD/tests/helpers/gen_log" >/dev/null
 
 tmp=$(mktemp -d /tmp/cs-bench-classify.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT

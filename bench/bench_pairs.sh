@@ -5,7 +5,7 @@ set -eu
 : "${BUILD:=build}"
 cd "$(dirname "$0")/.."
 bin=$BUILD/bench/bench_pairs
-[ -x "$bin" ] || make --no-print-directory BUILD="$BUILD" "$bin" >/dev/null
+[ -x "$bin" ] || make --no-print-directory BUILD="$BUILD" "$BUILD/bench/bench_pairs" >/dev/null
 lists=()
 [ -f data/default-ranges.txt ] && lists+=(--ranges data/default-ranges.txt)
 [ -f data/bot-agents.txt ] && lists+=(--agents data/bot-agents.txt)

@@ -13,7 +13,7 @@ clicks=${BENCH_CLICKS:-50000}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-[ -x "$GEN" ] || make --no-print-directory BUILD="$BUILD" "$GEN" >/dev/null
+[ -x "$GEN" ] || make --no-print-directory BUILD="$BUILD" "$BUILD/tests/helpers/gen_pcap" >/dev/null
 command -v tshark >/dev/null || { echo "bench_replay: tshark missing (scripts/deps.sh bench)" >&2; exit 1; }
 
 "$GEN" -n "$clicks" --vlan -s 42 -l "$tmp/truth.log" "$tmp/bench.pcap"

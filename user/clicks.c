@@ -20,13 +20,14 @@ static void feed(struct cs_clicks *c, const struct cs_seen_request *req,
 		c->stats.untracked++;
 		return;
 	}
-	memset(&click, 0, sizeof(click));
+	/* Every field is set below; zeroing the whole struct cost a rep stos per click. */
 	click.ts_us = req->ts_us;
 	cs_proxy_client(c->proxies, &req->peer, req->xff, req->xff_len, req->forwarded,
 			req->forwarded_len, &click.client);
 	if (!cs_addr_equal(&click.client, peer_seen))
 		c->stats.via_proxy++;
 	mlen = strnlen(req->method, CS_METHOD_LEN - 1);
+	memset(click.method, 0, sizeof(click.method));
 	memcpy(click.method, req->method, mlen);
 	click.message = ids.message;
 	click.recipient = ids.recipient;

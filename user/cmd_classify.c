@@ -425,6 +425,8 @@ int cmd_classify(int argc, char **argv)
 	char err[512];
 	int rc;
 
+	/* Verdicts are many small lines: write them in large blocks (--follow flushes when idle). */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 	rc = parse_args(argc, argv, &o);
 	if (rc >= 0)
 		goto out;
