@@ -32,7 +32,6 @@
 #include "learned_maps.h"
 #include "metrics.h"
 #include "options.h"
-#include "proxy.h"
 #include "ranges.h"
 #include "run_metrics.h"
 #include "sinks.h"
@@ -191,23 +190,8 @@ static void on_verdict(void *ctx, const struct cs_click *click, const struct cs_
 static void on_request(void *ctx, const struct cs_request *req)
 {
 	struct run *r = ctx;
-	struct cs_seen_request seen = {
-		.ts_us = req->ts_us,
-		.peer = req->peer,
-		.method = req->method,
-		.target = req->target,
-		.target_len = req->target_len,
-		.user_agent = req->user_agent,
-		.xff = req->xff,
-		.xff_len = strlen(req->xff),
-		.forwarded = req->forwarded,
-		.forwarded_len = strlen(req->forwarded),
-	};
 
-	/* Anyone can write a PROXY header: believe it only from a trusted peer. */
-	if (req->proxied && cs_proxies_trusted(r->judge.proxies, &req->peer))
-		seen.peer = req->client;
-	cs_clicks_feed(&r->clicks, &seen);
+	cs_clicks_feed_http(&r->clicks, req);
 }
 
 static int on_event(void *ctx, const struct cs_event *ev, uint64_t ts_us)
