@@ -209,3 +209,14 @@ bool cs_addr_same_prefix(const struct cs_addr *a, const struct cs_addr *b, unsig
 	cs_addr_mask(&y, plen);
 	return memcmp(x.bytes, y.bytes, 16) == 0;
 }
+
+void cs_addr_unmap(struct cs_addr *a)
+{
+	static const uint8_t v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (a->family != 6 || memcmp(a->bytes, v4_mapped, sizeof(v4_mapped)) != 0)
+		return;
+	memmove(a->bytes, a->bytes + 12, 4);
+	memset(a->bytes + 4, 0, 12);
+	a->family = 4;
+}

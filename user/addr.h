@@ -24,5 +24,7 @@ bool cs_addr_equal(const struct cs_addr *a, const struct cs_addr *b);
 void cs_addr_mask(struct cs_addr *a, unsigned plen);
 /* True when the first plen bits of a and b are equal (same family). */
 bool cs_addr_same_prefix(const struct cs_addr *a, const struct cs_addr *b, unsigned plen);
+/* Turns IPv4-mapped IPv6 (::ffff:a.b.c.d) into the IPv4 address; others unchanged. */
+void cs_addr_unmap(struct cs_addr *a);
 
 #endif

@@ -292,9 +292,12 @@ static int do_lookup(int argc, char **argv)
 	for (int i = optind; i < argc; i++) {
 		struct cs_addr a;
 		char buf[CS_ADDR_STRLEN];
+		const struct cs_range *rg;
 
 		cs_addr_parse(argv[i], &a);
-		const struct cs_range *rg = cs_ranges_lookup(r, &a);
+		/* as the classifier does: ::ffff:a.b.c.d matches IPv4 ranges */
+		cs_addr_unmap(&a);
+		rg = cs_ranges_lookup(r, &a);
 
 		if (!rg) {
 			printf("%s: no match\n", argv[i]);

@@ -88,14 +88,9 @@ static uint8_t prefix_of(const struct cs_learned *l, const struct cs_addr *a)
 /* The classifier's client: IPv4-mapped IPv6 as IPv4, then masked. */
 static struct cs_addr client_key(const struct cs_learned *l, const struct cs_addr *a)
 {
-	static const uint8_t v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
 	struct cs_addr k = *a;
 
-	if (k.family == 6 && memcmp(k.bytes, v4_mapped, sizeof(v4_mapped)) == 0) {
-		memset(&k, 0, sizeof(k));
-		k.family = 4;
-		memcpy(k.bytes, a->bytes + 12, 4);
-	}
+	cs_addr_unmap(&k);
 	if (k.family == 4 || k.family == 6)
 		cs_addr_mask(&k, prefix_of(l, &k));
 	return k;

@@ -611,6 +611,14 @@ static bool reject(struct cs_log_error *e, const char *reason, const char *line,
 	return false;
 }
 
+/* Some servers and proxies log an IPv6 peer in brackets, as in a URL (no port). */
+static bool parse_remote(const char *p, size_t len, struct cs_addr *out)
+{
+	if (len >= 2 && p[0] == '[' && p[len - 1] == ']')
+		return cs_addr_parse_n(p + 1, len - 2, out) && out->family == 6;
+	return cs_addr_parse_n(p, len, out);
+}
+
 static bool fill_record(struct cs_logformat *f, struct span *sp, uint32_t set, const char *line,
 			struct cs_log_record *rec, struct cs_log_error *e)
 {
@@ -621,7 +629,7 @@ static bool fill_record(struct cs_logformat *f, struct span *sp, uint32_t set, c
 	t = &sp[V_REMOTE_ADDR];
 	if (!has(set, V_REMOTE_ADDR))
 		return reject(e, "missing remote address", line, line);
-	if (!cs_addr_parse_n(t->p, t->len, &rec->remote))
+	if (!parse_remote(t->p, t->len, &rec->remote))
 		return reject(e, "bad remote address", line, t->p);
 
 	if (has(set, V_MSEC)) {

@@ -408,17 +408,6 @@ static const char *nonempty(const char *s)
 	return s ? s : "";
 }
 
-static struct cs_addr unmapped(const struct cs_addr *a)
-{
-	static const uint8_t v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
-	struct cs_addr v4 = { .family = 4 };
-
-	if (a->family != 6 || memcmp(a->bytes, v4_mapped, sizeof(v4_mapped)) != 0)
-		return *a;
-	memcpy(v4.bytes, a->bytes + 12, 4);
-	return v4;
-}
-
 static bool method_is(const struct cs_click *k, const char *name)
 {
 	return strncmp(k->method, name, CS_METHOD_LEN) == 0;
@@ -457,7 +446,7 @@ static bool range_of(const struct cs_classifier_config *cfg, const struct cs_add
 static void examine(struct cs_classifier *c, const struct cs_click *k, struct click_facts *f)
 {
 	const struct cs_classifier_config *cfg = &c->cfg;
-	struct cs_addr client = unmapped(&k->client);
+	struct cs_addr client = k->client;
 	uint16_t range_flags = 0;
 	struct hasher h = { 0 };
 	uint64_t agent_hash[2], group[2];
@@ -476,6 +465,8 @@ static void examine(struct cs_classifier *c, const struct cs_click *k, struct cl
 	hash_bytes(&h, f->recipient, f->recipient_len);
 	hash_final(&h, f->pair_key);
 
+	/* ranges and client prefixes are per family: ::ffff:a.b.c.d is IPv4 */
+	cs_addr_unmap(&client);
 	f->client_key = client;
 	cs_addr_mask(&f->client_key, client.family == 4 ? cfg->v4_client_prefix :
 							  cfg->v6_client_prefix);

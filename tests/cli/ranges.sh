@@ -54,6 +54,9 @@ out=$("$BIN" ranges lookup --ranges "$tmp/good.txt" 203.0.113.5)
 rc=$?
 check "lookup: miss prints no match" test "$out" = "203.0.113.5: no match"
 check "lookup: miss exits 1" test "$rc" -eq 1
+out=$("$BIN" ranges lookup --ranges "$tmp/good.txt" ::ffff:192.0.2.200)
+check "lookup: IPv4-mapped IPv6 matches IPv4 ranges, as in classify" \
+	test "$out" = "::ffff:192.0.2.200: 192.0.2.128/25 beta weak"
 out=$("$BIN" ranges lookup 40.92.1.2 38.0.0.1)
 check "lookup: shipped list by default" \
 	test "$out" = $'40.92.1.2: 40.92.0.0/15 microsoft\n38.0.0.1: 38.0.0.0/8 cogent weak'

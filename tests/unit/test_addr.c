@@ -184,6 +184,37 @@ static void test_equal(void **state)
 	assert_false(cs_addr_equal(&a, &b));
 }
 
+static void expect_unmap(const char *text, const char *want)
+{
+	struct cs_addr a, b;
+	char buf[CS_ADDR_STRLEN];
+
+	assert_true(cs_addr_parse(text, &a));
+	assert_true(cs_addr_parse(want, &b));
+	cs_addr_unmap(&a);
+	if (!cs_addr_equal(&a, &b))
+		fail_msg("unmap '%s': got '%s' family %u, want '%s'", text, cs_addr_format(&a, buf),
+			 a.family, want);
+}
+
+static void test_unmap(void **state)
+{
+	struct cs_addr none = { 0 }, zero = { 0 };
+
+	expect_unmap("::ffff:205.139.110.5", "205.139.110.5");
+	expect_unmap("::ffff:0.0.0.0", "0.0.0.0");
+	expect_unmap("::ffff:255.255.255.255", "255.255.255.255");
+	/* only the ::ffff:0:0/96 prefix is IPv4; near misses stay IPv6 */
+	expect_unmap("::192.0.2.1", "::192.0.2.1");
+	expect_unmap("::fffe:192.0.2.1", "::fffe:192.0.2.1");
+	expect_unmap("::1:ffff:192.0.2.1", "::1:ffff:192.0.2.1");
+	expect_unmap("64:ff9b::192.0.2.1", "64:ff9b::192.0.2.1");
+	expect_unmap("2001:db8::ffff:c000:201", "2001:db8::ffff:c000:201");
+	expect_unmap("192.0.2.1", "192.0.2.1");
+	cs_addr_unmap(&none);
+	assert_memory_equal(&none, &zero, sizeof(none));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_format_edge_cases),
 		cmocka_unit_test(test_format_generated),
 		cmocka_unit_test(test_equal),
+		cmocka_unit_test(test_unmap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

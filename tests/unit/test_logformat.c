@@ -261,6 +261,31 @@ static void expect_bad(struct cs_logformat *f, const char *line, const char *rea
 	assert_true(p.err.column >= 1 && p.err.column <= strlen(line) + 1);
 }
 
+static void test_combined_bracketed_ipv6(void **state)
+{
+	struct cs_logformat *f = compile_ok("combined");
+	struct parsed p;
+
+	parse(f, "[2001:db8::1] - - [16/Nov/2026:08:00:00 +0000] \"GET /redirect?link=L&l=R&s=S HTTP/1.1\" "
+		 "302 0 \"-\" \"Mozilla/5.0\"", &p);
+	assert_true(p.ok);
+	assert_addr(&p.rec.remote, "2001:db8::1");
+	assert_int_equal(p.rec.ts_us, 1794816000000000ull);
+	assert_string_equal(p.rec.target, "/redirect?link=L&l=R&s=S");
+	assert_int_equal(p.rec.status, 302);
+	assert_string_equal(p.rec.user_agent, "Mozilla/5.0");
+	/* brackets are for IPv6 only, and hold an address, not a port */
+	expect_bad(f, "[192.0.2.1] - - [16/Nov/2026:08:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"a\"",
+		   "bad remote address");
+	expect_bad(f, "[2001:db8::1]:443 - - [16/Nov/2026:08:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"a\"",
+		   "bad remote address");
+	expect_bad(f, "[2001:db8::1 - - [16/Nov/2026:08:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"a\"",
+		   "bad remote address");
+	expect_bad(f, "[] - - [16/Nov/2026:08:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"a\"",
+		   "bad remote address");
+	cs_logformat_free(f);
+}
+
 static void test_bad_lines(void **state)
 {
 	struct cs_logformat *f = compile_ok("combined");
@@ -314,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_combined_seed_line),
 		cmocka_unit_test(test_time_offsets_and_cache),
 		cmocka_unit_test(test_combined_ipv6_and_escaped_quotes),
+		cmocka_unit_test(test_combined_bracketed_ipv6),
 		cmocka_unit_test(test_request_forms),
 		cmocka_unit_test(test_common_subset),
 		cmocka_unit_test(test_json_time_variants),
