@@ -122,6 +122,16 @@ void cs_log_source_close(struct cs_log_source *s)
 	free(s);
 }
 
+/* zlib's message without the "<fd:N>: " that gzdopen() puts in front. */
+static const char *gz_reason(gzFile gz)
+{
+	int errnum;
+	const char *msg = gzerror(gz, &errnum);
+	const char *after_name = strstr(msg, ">: ");
+
+	return !strncmp(msg, "<fd:", 4) && after_name ? after_name + 3 : msg;
+}
+
 static ssize_t read_more(struct cs_log_source *s)
 {
 	size_t room = BUF_BYTES - 1 - s->end;
@@ -130,15 +140,19 @@ static ssize_t read_more(struct cs_log_source *s)
 	if (room > READ_CHUNK)
 		room = READ_CHUNK;
 	if (s->gz) {
-		int errnum;
+		int errnum = Z_OK;
 
 		n = gzread(s->gz, s->buf + s->end, (unsigned)room);
-		if (n < 0) {
-			snprintf(s->error, sizeof(s->error), "%s: %s", s->path, gzerror(s->gz, &errnum));
+		if (n <= 0)
+			gzerror(s->gz, &errnum);
+		/* zlib reports a cut-off stream as Z_BUF_ERROR at an apparent end of file. */
+		if (errnum == Z_BUF_ERROR) {
+			snprintf(s->error, sizeof(s->error), "%s: unexpected end of gzip stream",
+				 s->path);
 			return -1;
 		}
-		if (n == 0 && !gzeof(s->gz)) {
-			snprintf(s->error, sizeof(s->error), "%s: %s", s->path, gzerror(s->gz, &errnum));
+		if (n < 0 || errnum != Z_OK || (n == 0 && !gzeof(s->gz))) {
+			snprintf(s->error, sizeof(s->error), "%s: %s", s->path, gz_reason(s->gz));
 			return -1;
 		}
 		s->offset = (uint64_t)gzoffset(s->gz);

@@ -227,3 +227,20 @@ check "files oldest first: no warning" test ! -s ordered.err
 "$BIN" classify -r ranges.txt future.log > future.out 2> future.err
 check "future line: reported as a bad line" grep -q 'future.log:2: time more than a day in the future' future.err
 check "future line: the burst after it is still found" test "$(grep -c '"reasons":\["burst"\]' future.out)" -eq 2
+
+# A cut-off or corrupt gzip file is an I/O error: lost data must not pass as a bad line.
+gz_size=$(stat -c %s a.log.gz)
+head -c $((gz_size / 2)) a.log.gz > cut.log.gz
+"$BIN" classify -r ranges.txt cut.log.gz > /dev/null 2> cut.err
+rc=$?
+check "truncated gzip exits 1" test "$rc" -eq 1
+check "truncated gzip: error names the file" grep -q '^clicksieve classify: cut.log.gz: unexpected end of gzip stream$' cut.err
+cp a.log.gz crc.log.gz
+# Flip the first byte of the CRC-32 in the trailer.
+printf "\\$(printf %03o $(( $(od -An -tu1 -j $((gz_size - 8)) -N1 a.log.gz) ^ 255 )))" |
+	dd of=crc.log.gz bs=1 seek=$((gz_size - 8)) conv=notrunc status=none
+"$BIN" classify -r ranges.txt crc.log.gz > /dev/null 2> crc.err
+rc=$?
+check "corrupt gzip exits 1" test "$rc" -eq 1
+check "corrupt gzip: names the file once, no descriptor" \
+	grep -q '^clicksieve classify: crc.log.gz: incorrect data check$' crc.err
