@@ -290,12 +290,21 @@ static const char *decode_value(const char *p, const char *end, char *dst)
 
 	/* runs without '&', '%' or NUL (most of a long id), a word at a time */
 	while (end - p >= 8 && o + 8 < CS_TRACK_ID_MAX) {
-		uint64_t x;
+		uint64_t x, special;
 
 		memcpy(&x, p, 8);
-		if (has_byte(x, '&') | has_byte(x, '%') | has_byte(x, '\0'))
-			break;
+		special = has_byte(x, '&') | has_byte(x, '%') | has_byte(x, '\0');
 		memcpy(dst + o, p, 8);
+		if (special) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			/* the lowest flagged byte is exact: those before it are plain */
+			size_t plain = (size_t)__builtin_ctzll(special) / 8;
+
+			o += plain;
+			p += plain;
+#endif
+			break;
+		}
 		o += 8;
 		p += 8;
 	}

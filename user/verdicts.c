@@ -284,6 +284,17 @@ static inline uint64_t load_le64(const uint8_t *p)
 	return x;
 }
 
+static inline uint64_t load_le32(const uint8_t *p)
+{
+	uint32_t x;
+
+	memcpy(&x, p, 4);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap32(x);
+#endif
+	return x;
+}
+
 #define MM_C1 0x87c37b91114253d5ULL
 #define MM_C2 0x4cf5ad432745937fULL
 
@@ -344,15 +355,18 @@ static inline __attribute__((always_inline)) void hash_bytes(struct hasher *h, c
 	for (; end - p >= 8; p += 8)
 		tail_add(h, load_le64(p), 8);
 	if (p < end) {
-		unsigned n = (unsigned)(end - p), k;
-		uint64_t v = 0;
+		unsigned n = (unsigned)(end - p);
+		uint64_t v;
 
 		if (len >= 8) {
 			/* the last 8 bytes, shifted down past those already added */
 			v = load_le64(end - 8) >> (8 * (8 - n));
+		} else if (n >= 4) {
+			/* two overlapping words: the shared bytes land on themselves */
+			v = load_le32(p) | (uint64_t)load_le32(end - 4) << (8 * (n - 4));
 		} else {
-			for (k = 0; k < n; k++)
-				v |= (uint64_t)p[k] << (8 * k);
+			v = p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) |
+			    (uint64_t)p[n - 1] << (8 * (n - 1));
 		}
 		tail_add(h, v, n);
 	}
@@ -408,10 +422,8 @@ static const char *nonempty(const char *s)
 	return s ? s : "";
 }
 
-static bool method_is(const struct cs_click *k, const char *name)
-{
-	return strncmp(k->method, name, CS_METHOD_LEN) == 0;
-}
+/* name is a literal: its bytes and NUL compare as one inlined memcmp */
+#define method_is(k, name) (memcmp((k)->method, name, sizeof(name)) == 0)
 
 static bool bot_agent(struct cs_classifier *c, const char *agent, const uint64_t hash[2])
 {
