@@ -20,3 +20,14 @@ expect_exit() {
 	"$@" >/dev/null 2>&1 || got=$?
 	if [ "$got" -eq "$want" ]; then ok "$name"; else not_ok "$name (exit $got, want $want)"; fi
 }
+
+# wait_for FILE REGEX [TENTHS]: up to TENTHS/10 s (default 5 s) for a line of
+# FILE matching REGEX.
+wait_for() {
+	local _
+	for _ in $(seq "${3:-50}"); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -39,15 +39,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_for FILE REGEX [TENTHS]: up to TENTHS/10 s (5 s) for a matching line.
-wait_for() {
-	local _
-	for _ in $(seq "${3:-50}"); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # wait_lines FILE N: up to 8 s for FILE to hold N lines.
 wait_lines() {

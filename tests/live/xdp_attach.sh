@@ -28,15 +28,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_for FILE REGEX: up to 5 s for a line matching REGEX.
-wait_for() {
-	local _
-	for _ in $(seq 50); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # start_run LOG_PREFIX ARGS...: clicksieve in the server namespace, until attached.
 start_run() {
