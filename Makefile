@@ -49,7 +49,7 @@ all: $(BIN)
 deps:
 	@scripts/deps.sh build
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c include/*.h
+$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/*.h include/*.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

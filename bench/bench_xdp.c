@@ -209,7 +209,7 @@ static int insert_range(struct bench *b, const struct cs_range *range)
 		err = bpf_map__update_elem(b->cs->maps.ranges_v4, &key, sizeof(key), &value,
 					   sizeof(value), BPF_ANY);
 		if (!err)
-			err = bpf_map__update_elem(b->lpm->maps.lpm_v4, &key, sizeof(key), &value,
+			err = bpf_map__update_elem(b->lpm->maps.ranges_v4, &key, sizeof(key), &value,
 						   sizeof(value), BPF_ANY);
 	} else {
 		struct cs_lpm_v6 key = { .prefixlen = range->plen };
@@ -218,7 +218,7 @@ static int insert_range(struct bench *b, const struct cs_range *range)
 		err = bpf_map__update_elem(b->cs->maps.ranges_v6, &key, sizeof(key), &value,
 					   sizeof(value), BPF_ANY);
 		if (!err)
-			err = bpf_map__update_elem(b->lpm->maps.lpm_v6, &key, sizeof(key), &value,
+			err = bpf_map__update_elem(b->lpm->maps.ranges_v6, &key, sizeof(key), &value,
 						   sizeof(value), BPF_ANY);
 	}
 	return err;

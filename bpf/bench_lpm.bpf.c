@@ -12,21 +12,7 @@
 #include "clicksieve_abi.h"
 #include "packet_parse.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, CS_MAX_RANGES_V4);
-	__type(key, struct cs_lpm_v4);
-	__type(value, struct cs_range_value);
-} lpm_v4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, CS_MAX_RANGES_V6);
-	__type(key, struct cs_lpm_v6);
-	__type(value, struct cs_range_value);
-} lpm_v6 SEC(".maps");
+#include "range_maps.bpf.h"
 
 /* Matches seen, so the lookup's result is used. */
 __u64 matches;
@@ -45,12 +31,12 @@ int bench_lpm(struct xdp_md *ctx)
 		struct cs_lpm_v4 key = { .prefixlen = 32 };
 
 		__builtin_memcpy(key.addr, pkt.saddr, sizeof(key.addr));
-		match = bpf_map_lookup_elem(&lpm_v4, &key);
+		match = bpf_map_lookup_elem(&ranges_v4, &key);
 	} else {
 		struct cs_lpm_v6 key = { .prefixlen = 128 };
 
 		__builtin_memcpy(key.addr, pkt.saddr, sizeof(key.addr));
-		match = bpf_map_lookup_elem(&lpm_v6, &key);
+		match = bpf_map_lookup_elem(&ranges_v6, &key);
 	}
 	if (match)
 		matches++;

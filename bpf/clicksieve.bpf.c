@@ -10,25 +10,10 @@
 
 #include "clicksieve_abi.h"
 #include "packet_parse.h"
+#include "range_maps.bpf.h"
 
 /* Bit p set: destination port p is tracked. Set by the loader before load. */
 const volatile __u64 tracked_ports[CS_PORT_BITMAP_WORDS] = {};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, CS_MAX_RANGES_V4);
-	__type(key, struct cs_lpm_v4);
-	__type(value, struct cs_range_value);
-} ranges_v4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, CS_MAX_RANGES_V6);
-	__type(key, struct cs_lpm_v6);
-	__type(value, struct cs_range_value);
-} ranges_v6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
