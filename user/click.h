@@ -6,7 +6,9 @@
 #define CS_CLICK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "addr.h"
 
@@ -18,7 +20,11 @@ struct cs_source_pos {
 	uint64_t line;                  /* 1-based; 0 = none */
 };
 
-/* A tracked click. Strings are borrowed: the classifier copies what it keeps. */
+/*
+ * A tracked click. Strings are borrowed: the classifier copies what it keeps.
+ * A string's length, when the producer knows it, saves its readers a
+ * strlen() each; 0 means not given (strlen() tells).
+ */
 struct cs_click {
 	uint64_t ts_us;                 /* event time, µs since the Unix epoch (UTC) */
 	struct cs_addr client;
@@ -27,8 +33,15 @@ struct cs_click {
 	const char *recipient;
 	const char *link;
 	const char *user_agent;         /* "" when absent */
+	size_t message_len, recipient_len, link_len, user_agent_len;
 	struct cs_source_pos pos;
 };
+
+/* The length of a click's string s given as len (0 = not given). */
+static inline size_t cs_click_strlen(const char *s, size_t len)
+{
+	return len || !s ? len : strlen(s);
+}
 
 enum cs_verdict_kind {
 	CS_HUMAN = 0,

@@ -33,6 +33,10 @@ static void feed(struct cs_clicks *c, const struct cs_seen_request *req,
 	click.recipient = ids.recipient;
 	click.link = ids.link;
 	click.user_agent = req->user_agent;
+	click.message_len = ids.message_len;
+	click.recipient_len = ids.recipient_len;
+	click.link_len = ids.link_len;
+	click.user_agent_len = req->user_agent_len;
 	click.pos = req->pos;
 	c->stats.clicks++;
 	cs_classifier_feed(c->classifier, &click);

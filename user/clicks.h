@@ -25,6 +25,7 @@ struct cs_seen_request {
 	const char *target;
 	size_t target_len;
 	const char *user_agent;
+	size_t user_agent_len;          /* 0: not given */
 	const char *xff;
 	size_t xff_len;
 	const char *forwarded;

@@ -586,8 +586,9 @@ static inline bool has_backslash(const char *s, size_t len)
 	return false;
 }
 
-/* Unescapes and terminates a span; "-" (nginx's empty value) becomes "". */
-static const char *finish_text(struct span *sp, bool present, size_t *len_out)
+/* Unescapes and terminates a span; "-" (nginx's empty value) becomes "". Five calls a line: inlined. */
+static inline __attribute__((always_inline))
+const char *finish_text(struct span *sp, bool present, size_t *len_out)
 {
 	size_t len = 0;
 
@@ -684,7 +685,8 @@ static bool fill_record(struct cs_logformat *f, struct span *sp, uint32_t set, c
 		return reject(e, "missing request", line, line);
 	}
 
-	rec->user_agent = finish_text(&sp[V_HTTP_USER_AGENT], has(set, V_HTTP_USER_AGENT), NULL);
+	rec->user_agent = finish_text(&sp[V_HTTP_USER_AGENT], has(set, V_HTTP_USER_AGENT),
+				      &rec->user_agent_len);
 	rec->referer = finish_text(&sp[V_HTTP_REFERER], has(set, V_HTTP_REFERER), NULL);
 	rec->xff = finish_text(&sp[V_HTTP_X_FORWARDED_FOR], has(set, V_HTTP_X_FORWARDED_FOR),
 			       &rec->xff_len);

@@ -29,6 +29,7 @@ struct cs_log_record {
 	size_t target_len;
 	int status;                     /* -1 when absent */
 	const char *user_agent;         /* "" for absent or "-" */
+	size_t user_agent_len;
 	const char *referer;            /* "" for absent or "-" */
 	const char *xff;                /* $http_x_forwarded_for; "" for absent or "-" */
 	size_t xff_len;

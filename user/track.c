@@ -219,8 +219,8 @@ static const int8_t hex_value[256] = {
 	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };                                      /* digit value + 1; 0 = not hex */
 
-/* Percent-decodes src into a NUL-terminated id; false if it is no valid id. */
-static bool decode_id(const char *src, size_t len, char *dst)
+/* Percent-decodes src into a NUL-terminated id of *dst_len bytes; false if it is no valid id. */
+static bool decode_id(const char *src, size_t len, char *dst, size_t *dst_len)
 {
 	size_t o = 0;
 
@@ -232,6 +232,7 @@ static bool decode_id(const char *src, size_t len, char *dst)
 			return false;
 		memcpy(dst, src, len);
 		dst[len] = '\0';
+		*dst_len = len;
 		return true;
 	}
 	for (size_t i = 0; i < len; i++) {
@@ -254,17 +255,22 @@ static bool decode_id(const char *src, size_t len, char *dst)
 		dst[o++] = c;
 	}
 	dst[o] = '\0';
+	*dst_len = o;
 	return true;
 }
 
-static char *field_dst(struct cs_track_ids *out, int field)
+/* Where a field's id and its length go. */
+static char *field_dst(struct cs_track_ids *out, int field, size_t **len)
 {
 	switch (field) {
 	case CS_FIELD_MESSAGE:
+		*len = &out->message_len;
 		return out->message;
 	case CS_FIELD_RECIPIENT:
+		*len = &out->recipient_len;
 		return out->recipient;
 	default:
+		*len = &out->link_len;
 		return out->link;
 	}
 }
@@ -284,7 +290,7 @@ static inline uint64_t has_byte(uint64_t x, unsigned char c)
  * valid id. One pass: ids are short, and a call per byte class costs more
  * than the bytes.
  */
-static const char *decode_value(const char *p, const char *end, char *dst)
+static const char *decode_value(const char *p, const char *end, char *dst, size_t *dst_len)
 {
 	size_t o = 0;
 
@@ -330,6 +336,7 @@ static const char *decode_value(const char *p, const char *end, char *dst)
 	if (o == 0)
 		return NULL;
 	dst[o] = '\0';
+	*dst_len = o;
 	return p;
 }
 
@@ -363,10 +370,13 @@ static bool match_query(const struct cs_track *t, const char *path, size_t path_
 			    same_bytes(name, t->param[i], name_len))
 				break;
 		if (i < CS_FIELD_COUNT) {
+			size_t *len;
+			char *dst = field_dst(out, i, &len);
+
 			/* "name" and "name=" alike have an empty value: no id */
 			if (p == end || *p == '&')
 				return false;
-			next = decode_value(p + 1, end, field_dst(out, i));
+			next = decode_value(p + 1, end, dst, len);
 			if (!next)
 				return false;
 			found |= 1u << i;
@@ -391,6 +401,8 @@ static bool match_template(const struct cs_track *t, const char *path, size_t pa
 	for (size_t i = 0; i < t->n_parts; i++) {
 		const struct cs_track_part *part = &t->parts[i];
 		const char *seg_end;
+		size_t *len;
+		char *dst;
 
 		if (part->field < 0) {
 			if ((size_t)(end - p) < part->len || memcmp(p, part->text, part->len))
@@ -401,7 +413,8 @@ static bool match_template(const struct cs_track *t, const char *path, size_t pa
 		seg_end = memchr(p, '/', end - p);
 		if (!seg_end)
 			seg_end = end;
-		if (!decode_id(p, seg_end - p, field_dst(out, part->field)))
+		dst = field_dst(out, part->field, &len);
+		if (!decode_id(p, seg_end - p, dst, len))
 			return false;
 		p = seg_end;
 	}

@@ -17,6 +17,7 @@ struct cs_track_ids {
 	char message[CS_TRACK_ID_MAX];
 	char recipient[CS_TRACK_ID_MAX];
 	char link[CS_TRACK_ID_MAX];
+	size_t message_len, recipient_len, link_len;    /* strlen() of each */
 };
 
 /* Default tracking URL. */

@@ -468,10 +468,10 @@ static void examine(struct cs_classifier *c, const struct cs_click *k, struct cl
 	f->recipient = nonempty(k->recipient);
 	f->link = nonempty(k->link);
 	f->user_agent = nonempty(k->user_agent);
-	f->message_len = strlen(f->message);
-	f->recipient_len = strlen(f->recipient);
-	f->link_len = strlen(f->link);
-	f->user_agent_len = strlen(f->user_agent);
+	f->message_len = cs_click_strlen(k->message, k->message_len);
+	f->recipient_len = cs_click_strlen(k->recipient, k->recipient_len);
+	f->link_len = cs_click_strlen(k->link, k->link_len);
+	f->user_agent_len = cs_click_strlen(k->user_agent, k->user_agent_len);
 
 	hash_string(&h, f->message, f->message_len);
 	hash_bytes(&h, f->recipient, f->recipient_len);
@@ -584,6 +584,8 @@ static void emit(struct cs_classifier *c, const struct cs_click *k, const struct
 static void emit_pending(struct cs_classifier *c, const struct pending_click *pc,
 			 const struct cs_verdict *v)
 {
+	/* the strings lie back to back in pc->text, each with its NUL */
+	const char *text_end = pc->file ? pc->file : (const char *)pc + pc->size;
 	struct cs_click k = {
 		.ts_us = pc->ts_us,
 		.client = pc->client,
@@ -591,6 +593,10 @@ static void emit_pending(struct cs_classifier *c, const struct pending_click *pc
 		.recipient = pc->recipient,
 		.link = pc->link,
 		.user_agent = pc->user_agent,
+		.message_len = (size_t)(pc->recipient - pc->message - 1),
+		.recipient_len = (size_t)(pc->link - pc->recipient - 1),
+		.link_len = (size_t)(pc->user_agent - pc->link - 1),
+		.user_agent_len = (size_t)(text_end - pc->user_agent - 1),
 		.pos = { .file = pc->file, .line = pc->line },
 	};
 

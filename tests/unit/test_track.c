@@ -23,6 +23,10 @@ static void expect_ids(const char *message, const char *recipient, const char *l
 	assert_string_equal(ids.message, message);
 	assert_string_equal(ids.recipient, recipient);
 	assert_string_equal(ids.link, link);
+	/* the lengths handed on with the ids, decoded or not */
+	assert_int_equal(ids.message_len, strlen(message));
+	assert_int_equal(ids.recipient_len, strlen(recipient));
+	assert_int_equal(ids.link_len, strlen(link));
 }
 
 static int setup_default(void **state)

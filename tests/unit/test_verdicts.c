@@ -109,6 +109,14 @@ static void collect(void *ctx, const struct cs_click *k, const struct cs_verdict
 		fx->bad_calls++;
 		return;
 	}
+	/* lengths, when given, are the strings' */
+	if ((k->message_len && k->message_len != strlen(k->message)) ||
+	    (k->recipient_len && k->recipient_len != strlen(k->recipient)) ||
+	    (k->link_len && k->link_len != strlen(k->link)) ||
+	    (k->user_agent_len && k->user_agent_len != strlen(k->user_agent))) {
+		fx->bad_calls++;
+		return;
+	}
 	r = &fx->rec[k->pos.line];
 	r->seen++;
 	r->ts_us = k->ts_us;
@@ -625,6 +633,61 @@ static void test_bot_agent_memo(void **state)
 		assert_int_equal(fx->rec[i + 1].reasons, bot ? CS_R_BOT_AGENT : 0);
 	}
 	assert_int_equal(bots, 858);
+}
+
+/*
+ * The agent match memo is keyed by the agent's content, not its buffer: a
+ * buffer rewritten in place with other text of the same length is matched anew.
+ */
+static void test_agent_rewritten_in_place(void **state)
+{
+	static const char *const agents[] = {
+		"python-requests/2", "Mozilla-request/2", "python-requests/2", "python-requests/2",
+	};
+	struct fixture *fx = start(state);
+	char agent[32], rcpt[16];
+
+	for (unsigned i = 0; i < 4; i++) {
+		struct cs_click k = {
+			.ts_us = AT(i * 10), .message = "msg-1", .recipient = rcpt, .link = "link-a",
+			.user_agent = agent, .method = "GET", .pos = { .line = ++fx->line },
+		};
+
+		strcpy(agent, agents[i]);
+		snprintf(rcpt, sizeof(rcpt), "r%u", i);
+		assert_true(cs_addr_parse("198.51.100.7", &k.client));
+		cs_classifier_feed(fx->c, &k);
+	}
+	cs_classifier_finish(fx->c);
+	assert_all_once(fx);
+	assert_int_equal(fx->rec[1].reasons, CS_R_BOT_AGENT);
+	assert_int_equal(fx->rec[2].reasons, 0);
+	assert_int_equal(fx->rec[3].reasons, CS_R_BOT_AGENT);
+	assert_int_equal(fx->rec[4].reasons, CS_R_BOT_AGENT);
+}
+
+/* Lengths given with the strings are used as given, and handed on with the verdict. */
+static void test_lengths_given(void **state)
+{
+	struct fixture *fx = start(state);
+	struct cs_click k = {
+		.ts_us = AT(0), .message = "msg-1", .recipient = "rcpt-1", .link = "link-a",
+		.user_agent = "python-requests/2.31.0", .method = "GET",
+		.message_len = 5, .recipient_len = 6, .link_len = 6, .user_agent_len = 22,
+		.pos = { .file = "a.log", .line = ++fx->line },
+	};
+
+	assert_true(cs_addr_parse("198.51.100.7", &k.client));
+	cs_classifier_feed(fx->c, &k);
+	k.ts_us = AT(1);
+	k.link = "link-b";
+	k.pos.line = ++fx->line;
+	cs_classifier_feed(fx->c, &k);
+	cs_classifier_finish(fx->c);
+	assert_all_once(fx);
+	assert_string_equal(fx->rec[2].link, "link-b");
+	assert_verdict(fx, 1, CS_MACHINE, CS_R_BOT_AGENT | CS_R_BURST, "");
+	assert_verdict(fx, 2, CS_MACHINE, CS_R_BOT_AGENT | CS_R_BURST, "");
 }
 
 static void test_head_and_options(void **state)
@@ -1281,6 +1344,8 @@ int main(void)
 		T(test_client_prefix_configurable),
 		T(test_bot_agent),
 		T(test_bot_agent_memo),
+		T(test_agent_rewritten_in_place),
+		T(test_lengths_given),
 		T(test_head_and_options),
 		T(test_honeypot),
 		T(test_agent_opens_no_window),
