@@ -162,16 +162,18 @@ static char *put_v6(char *o, const uint8_t b[16])
 	return o;
 }
 
+char *cs_addr_write(const struct cs_addr *a, char *buf)
+{
+	if (a->family == 0) {
+		*buf = '-';
+		return buf + 1;
+	}
+	return a->family == 4 ? put_v4(buf, a->bytes) : put_v6(buf, a->bytes);
+}
+
 const char *cs_addr_format(const struct cs_addr *a, char *buf)
 {
-	char *end;
-
-	if (a->family == 0) {
-		strcpy(buf, "-");
-		return buf;
-	}
-	end = a->family == 4 ? put_v4(buf, a->bytes) : put_v6(buf, a->bytes);
-	*end = '\0';
+	*cs_addr_write(a, buf) = '\0';
 	return buf;
 }
 

@@ -19,6 +19,8 @@ bool cs_addr_parse(const char *text, struct cs_addr *out);
 bool cs_addr_parse_n(const char *text, size_t len, struct cs_addr *out);
 /* Formats into buf (at least CS_ADDR_STRLEN bytes); returns buf. */
 const char *cs_addr_format(const struct cs_addr *a, char *buf);
+/* The same text without the NUL; returns its end. */
+char *cs_addr_write(const struct cs_addr *a, char *buf);
 bool cs_addr_equal(const struct cs_addr *a, const struct cs_addr *b);
 /* Keeps the first plen bits, zeroes the rest. */
 void cs_addr_mask(struct cs_addr *a, unsigned plen);

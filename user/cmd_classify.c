@@ -49,6 +49,7 @@ struct summary {
 struct classify {
 	struct cs_logformat *format;
 	struct cs_clicks clicks;
+	struct cs_json_sink *sink;
 	bool strict;
 	bool want_summary;
 	bool progress;
@@ -212,7 +213,7 @@ static void on_verdict(void *ctx, const struct cs_click *click, const struct cs_
 	struct classify *c = ctx;
 	struct message_stats *m;
 
-	cs_sink_json_write(stdout, click, v);
+	cs_json_sink_write(c->sink, click, v);
 	if (!c->want_summary)
 		return;
 	m = summary_get(&c->summary, click->message);
@@ -262,6 +263,7 @@ static bool handle_line(struct classify *c, const char *file, char *text, size_t
 		.target = rec.target,
 		.target_len = rec.target_len,
 		.user_agent = rec.user_agent,
+		.user_agent_len = rec.user_agent_len,
 		.xff = rec.xff,
 		.xff_len = rec.xff_len,
 		.forwarded = rec.forwarded,
@@ -347,6 +349,7 @@ static void follow(struct classify *c, struct cs_log_source **srcs, size_t n, ui
 		/* Idle: event time moves on with the wall clock so verdicts do not stall. */
 		if (last_line_wall && wall_us() - last_line_wall >= idle_advance_us)
 			cs_classifier_advance(c->clicks.classifier, c->last_ts_us + (wall_us() - last_line_wall));
+		cs_json_sink_flush(c->sink);
 		fflush(stdout);
 		nanosleep(&(struct timespec){ .tv_nsec = FOLLOW_POLL_NS }, NULL);
 	}
@@ -484,8 +487,9 @@ int cmd_classify(int argc, char **argv)
 	}
 	c.want_summary = o.summary;
 	c.progress = !o.follow && isatty(STDERR_FILENO);
+	c.sink = cs_json_sink_new(stdout);
 	c.clicks.classifier = cs_classifier_new(&judge.cfg.classifier, on_verdict, &c);
-	if (!c.clicks.classifier) {
+	if (!c.sink || !c.clicks.classifier) {
 		fprintf(stderr, "clicksieve classify: cannot set up the classifier\n");
 		rc = 1;
 		goto out;
@@ -508,7 +512,7 @@ int cmd_classify(int argc, char **argv)
 	if (o.follow && !c.exit_code)
 		follow(&c, srcs, n_files, judge.cfg.idle_advance_us);
 	cs_classifier_finish(c.clicks.classifier);
-	if (fflush(stdout) && !c.exit_code) {
+	if ((cs_json_sink_flush(c.sink) | fflush(stdout)) && !c.exit_code) {
 		fprintf(stderr, "clicksieve classify: writing output: %s\n", strerror(errno));
 		c.exit_code = 1;
 	}
@@ -525,6 +529,7 @@ out:
 	free(srcs);
 	if (c.clicks.classifier)
 		cs_classifier_free(c.clicks.classifier);
+	cs_json_sink_free(c.sink);
 	summary_free(&c.summary);
 	cs_logformat_free(c.format);
 	cs_judge_free(&judge);

@@ -10,22 +10,32 @@
  * write position is passed around as a pointer (kept in a register, not
  * in the buffer struct), plain runs are copied 16 or 8 bytes at a time,
  * numbers are formatted by hand, and the last user agent and file name
- * are kept escaped (per thread).
+ * are kept escaped (per thread). A struct cs_json_sink collects records
+ * in its own buffer, so that stdio is called once per SINK_OUT bytes, not
+ * once per record.
  */
 #include "sinks.h"
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
 
-#define SINK_BUF 4096
+#define SINK_BUF 4096                   /* the most any single step reserves */
+#define SINK_OUT (64 * 1024)            /* a cs_json_sink's buffer */
 
 struct jbuf {
 	FILE *f;
-	char buf[SINK_BUF];
+	char *buf, *end;                /* end - buf >= SINK_BUF */
+};
+
+struct cs_json_sink {
+	struct jbuf j;
+	size_t used;                    /* bytes of finished records in j.buf */
+	char out[SINK_OUT];
 };
 
 /* Writes out buf[0..o); returns where writing starts again. */
@@ -39,7 +49,7 @@ static char *jflush(struct jbuf *j, char *o)
 /* Makes room for n more bytes (n <= SINK_BUF) at o. */
 static inline char *jreserve(struct jbuf *j, char *o, size_t n)
 {
-	if (__builtin_expect(o + n > j->buf + SINK_BUF, 0))
+	if (__builtin_expect(o + n > j->end, 0))
 		return jflush(j, o);
 	return o;
 }
@@ -50,7 +60,7 @@ static char *jput_slow(struct jbuf *j, char *o, const char *s, size_t n)
 		size_t room, chunk;
 
 		o = jreserve(j, o, 1);
-		room = (size_t)(j->buf + SINK_BUF - o);
+		room = (size_t)(j->end - o);
 		chunk = n < room ? n : room;
 		memcpy(o, s, chunk);
 		o += chunk;
@@ -62,7 +72,7 @@ static char *jput_slow(struct jbuf *j, char *o, const char *s, size_t n)
 
 static inline char *jput(struct jbuf *j, char *o, const char *s, size_t n)
 {
-	if (__builtin_expect(o + n > j->buf + SINK_BUF, 0))
+	if (__builtin_expect(o + n > j->end, 0))
 		return jput_slow(j, o, s, n);
 	memcpy(o, s, n);
 	return o + n;
@@ -207,7 +217,7 @@ static char *jstring_any(struct jbuf *j, char *o, const unsigned char *s, size_t
 {
 	static const char hex[] = "0123456789abcdef";
 	/* every step below writes at most 16 bytes; the closing quote one more */
-	char *limit = j->buf + SINK_BUF - 17;
+	char *limit = j->end - 17;
 
 	o = jreserve(j, o, 17);
 	*o++ = '"';
@@ -272,11 +282,12 @@ static char *jstring_any(struct jbuf *j, char *o, const unsigned char *s, size_t
  * A JSON string. Inlined for the fields that are mostly short and plain
  * (ids, method, provider): one test and two stores, no call, no loop.
  */
-static inline char *jstring_n(struct jbuf *j, char *o, const char *str, size_t n)
+static inline __attribute__((always_inline)) char *jstring_n(struct jbuf *j, char *o,
+								   const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
 
-	if (n && n <= 16 && o + 18 <= j->buf + SINK_BUF) {
+	if (n && n <= 16 && o + 18 <= j->end) {
 		uint64_t lo = next_word(s, 0, n), hi = n > 8 ? next_word(s, 8, n) : PLAIN_FILL;
 
 		if (!(special_bytes(lo) | special_bytes(hi))) {
@@ -291,11 +302,12 @@ static inline char *jstring_n(struct jbuf *j, char *o, const char *str, size_t n
 	return jstring_any(j, o, s, n);
 }
 
-static inline char *jstring_or_null(struct jbuf *j, char *o, const char *s)
+/* len: as in struct cs_click, 0 when not given */
+static inline char *jstring_or_null(struct jbuf *j, char *o, const char *s, size_t len)
 {
 	if (!s)
 		return JPUT_LIT(j, o, "null");
-	return jstring_n(j, o, s, strlen(s));
+	return jstring_n(j, o, s, cs_click_strlen(s, len));
 }
 
 /*
@@ -312,9 +324,10 @@ struct escape_cache {
 	char out[6 * CACHED_RAW_MAX + 2];
 };
 
-static char *jstring_cached(struct jbuf *j, char *o, struct escape_cache *c, const char *s)
+static char *jstring_cached(struct jbuf *j, char *o, struct escape_cache *c, const char *s,
+			    size_t len)
 {
-	size_t n = strlen(s);
+	size_t n = cs_click_strlen(s, len);
 	char *start;
 
 	if (n > CACHED_RAW_MAX)
@@ -339,14 +352,21 @@ static char *jstring_cached(struct jbuf *j, char *o, struct escape_cache *c, con
 #define NAME_TOKEN 32
 
 struct name_token {
+	const char *name;
 	uint8_t len;                    /* 0: too long for a token */
 	char text[NAME_TOKEN];          /* "name" with its quotes */
+};
+
+struct names {
+	struct name_token tokens[3 + CS_R_COUNT];   /* the verdicts, then the reasons by bit */
+	uint16_t by_name[1u << CS_R_COUNT];         /* reason bits -> the same in name order */
 };
 
 static void name_token_init(struct name_token *t, const char *name)
 {
 	size_t n = strlen(name);
 
+	t->name = name;
 	t->len = 0;
 	if (n + 2 > NAME_TOKEN)
 		return;
@@ -356,26 +376,28 @@ static void name_token_init(struct name_token *t, const char *name)
 	t->len = (uint8_t)(n + 2);
 }
 
-/* [0..2]: the verdicts, then the reasons by bit index. */
-static const struct name_token *name_tokens(void)
+static const struct names *names_get(void)
 {
-	static __thread struct name_token tokens[3 + CS_R_COUNT];
+	static __thread struct names names;
 	static __thread bool ready;
 
 	if (!ready) {
 		for (unsigned k = 0; k < 3; k++)
-			name_token_init(&tokens[k], cs_verdict_name(k));
+			name_token_init(&names.tokens[k], cs_verdict_name(k));
 		for (unsigned r = 0; r < CS_R_COUNT; r++)
-			name_token_init(&tokens[3 + r], cs_reason_name(r));
+			name_token_init(&names.tokens[3 + r], cs_reason_name(r));
+		for (unsigned bits = 0; bits < 1u << CS_R_COUNT; bits++)
+			for (unsigned i = 0; i < CS_R_COUNT; i++)
+				names.by_name[bits] |= ((bits >> cs_reasons_by_name[i]) & 1u) << i;
 		ready = true;
 	}
-	return tokens;
+	return &names;
 }
 
-static char *jname(struct jbuf *j, char *o, const struct name_token *t, const char *name)
+static char *jname(struct jbuf *j, char *o, const struct name_token *t)
 {
 	if (__builtin_expect(!t->len, 0))
-		return jstring_or_null(j, o, name);
+		return jstring_or_null(j, o, t->name, 0);
 	o = jreserve(j, o, NAME_TOKEN);
 	memcpy(o, t->text, NAME_TOKEN);
 	return o + t->len;
@@ -485,65 +507,98 @@ static char *jdecimal(struct jbuf *j, char *o, uint64_t value)
 	return jput(j, o, t, (size_t)(tmp + sizeof(tmp) - t));
 }
 
-void cs_sink_json_write(FILE *f, const struct cs_click *click, const struct cs_verdict *v)
+/* Appends one record at o; returns where it ends. */
+static char *put_record(struct jbuf *j, char *o, const struct cs_click *click,
+			const struct cs_verdict *v)
 {
 	static __thread struct escape_cache agent_cache = { .raw_len = SIZE_MAX };
 	static __thread struct escape_cache file_cache = { .raw_len = SIZE_MAX };
-	const struct name_token *names = name_tokens();
-	struct jbuf j;
+	const struct names *names = names_get();
 	bool first = true;
-	unsigned by_name = 0;
-	char *o;
+	unsigned by_name;
 
-	/* not "= { .f = f }": that would zero the whole buffer on every record */
-	j.f = f;
-	o = j.buf;
-	o = JPUT_LIT(&j, o, "{\"ts\":");
-	o = jtimestamp(&j, o, click->ts_us);
-	o = JPUT_LIT(&j, o, ",\"ip\":");
+	o = JPUT_LIT(j, o, "{\"ts\":");
+	o = jtimestamp(j, o, click->ts_us);
+	o = JPUT_LIT(j, o, ",\"ip\":");
 	if (click->client.family) {
 		/* address text never needs escaping */
-		o = jreserve(&j, o, CS_ADDR_STRLEN + 2);
+		o = jreserve(j, o, CS_ADDR_STRLEN + 2);
 		*o++ = '"';
-		o += strlen(cs_addr_format(&click->client, o));
+		o = cs_addr_write(&click->client, o);
 		*o++ = '"';
 	} else {
-		o = JPUT_LIT(&j, o, "null");
+		o = JPUT_LIT(j, o, "null");
 	}
-	o = JPUT_LIT(&j, o, ",\"method\":");
+	o = JPUT_LIT(j, o, ",\"method\":");
 	/* method is a fixed array that a parser may have filled to the brim */
-	o = jstring_n(&j, o, click->method, strnlen(click->method, CS_METHOD_LEN));
-	o = JPUT_LIT(&j, o, ",\"message\":");
-	o = jstring_or_null(&j, o, click->message);
-	o = JPUT_LIT(&j, o, ",\"recipient\":");
-	o = jstring_or_null(&j, o, click->recipient);
-	o = JPUT_LIT(&j, o, ",\"link\":");
-	o = jstring_or_null(&j, o, click->link);
-	o = JPUT_LIT(&j, o, ",\"user_agent\":");
-	o = jstring_cached(&j, o, &agent_cache, click->user_agent ? click->user_agent : "");
-	o = JPUT_LIT(&j, o, ",\"verdict\":");
-	o = (unsigned)v->kind < 3 ? jname(&j, o, &names[v->kind], cs_verdict_name(v->kind)) :
-				    jstring_or_null(&j, o, cs_verdict_name(v->kind));
-	o = JPUT_LIT(&j, o, ",\"reasons\":[");
-	/* the reasons as bits in name order, without a branch per reason */
-	for (unsigned i = 0; i < CS_R_COUNT; i++)
-		by_name |= ((v->reasons >> cs_reasons_by_name[i]) & 1u) << i;
-	for (; by_name; by_name &= by_name - 1) {
+	o = jstring_n(j, o, click->method, strnlen(click->method, CS_METHOD_LEN));
+	o = JPUT_LIT(j, o, ",\"message\":");
+	o = jstring_or_null(j, o, click->message, click->message_len);
+	o = JPUT_LIT(j, o, ",\"recipient\":");
+	o = jstring_or_null(j, o, click->recipient, click->recipient_len);
+	o = JPUT_LIT(j, o, ",\"link\":");
+	o = jstring_or_null(j, o, click->link, click->link_len);
+	o = JPUT_LIT(j, o, ",\"user_agent\":");
+	o = jstring_cached(j, o, &agent_cache, click->user_agent ? click->user_agent : "",
+			   click->user_agent_len);
+	o = JPUT_LIT(j, o, ",\"verdict\":");
+	o = (unsigned)v->kind < 3 ? jname(j, o, &names->tokens[v->kind]) :
+				    jstring_or_null(j, o, cs_verdict_name(v->kind), 0);
+	o = JPUT_LIT(j, o, ",\"reasons\":[");
+	for (by_name = names->by_name[v->reasons & ((1u << CS_R_COUNT) - 1)]; by_name;
+	     by_name &= by_name - 1) {
 		unsigned bit = cs_reasons_by_name[__builtin_ctz(by_name)];
 
 		if (!first)
-			o = JPUT_LIT(&j, o, ",");
-		o = jname(&j, o, &names[3 + bit], cs_reason_name(bit));
+			o = JPUT_LIT(j, o, ",");
+		o = jname(j, o, &names->tokens[3 + bit]);
 		first = false;
 	}
-	o = JPUT_LIT(&j, o, "],\"provider\":");
-	o = jstring_or_null(&j, o, v->provider);
+	o = JPUT_LIT(j, o, "],\"provider\":");
+	o = jstring_or_null(j, o, v->provider, 0);
 	if (click->pos.file) {
-		o = JPUT_LIT(&j, o, ",\"file\":");
-		o = jstring_cached(&j, o, &file_cache, click->pos.file);
-		o = JPUT_LIT(&j, o, ",\"line\":");
-		o = jdecimal(&j, o, click->pos.line);
+		o = JPUT_LIT(j, o, ",\"file\":");
+		o = jstring_cached(j, o, &file_cache, click->pos.file, 0);
+		o = JPUT_LIT(j, o, ",\"line\":");
+		o = jdecimal(j, o, click->pos.line);
 	}
-	o = JPUT_LIT(&j, o, "}\n");
-	jflush(&j, o);
+	return JPUT_LIT(j, o, "}\n");
+}
+
+void cs_sink_json_write(FILE *f, const struct cs_click *click, const struct cs_verdict *v)
+{
+	char buf[SINK_BUF];
+	struct jbuf j = { .f = f, .buf = buf, .end = buf + sizeof(buf) };
+
+	jflush(&j, put_record(&j, j.buf, click, v));
+}
+
+struct cs_json_sink *cs_json_sink_new(FILE *f)
+{
+	struct cs_json_sink *s = malloc(sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->j = (struct jbuf){ .f = f, .buf = s->out, .end = s->out + sizeof(s->out) };
+	s->used = 0;
+	return s;
+}
+
+void cs_json_sink_write(struct cs_json_sink *s, const struct cs_click *click,
+			const struct cs_verdict *v)
+{
+	s->used = (size_t)(put_record(&s->j, s->j.buf + s->used, click, v) - s->j.buf);
+}
+
+int cs_json_sink_flush(struct cs_json_sink *s)
+{
+	size_t n = s->used;
+
+	s->used = 0;
+	return n && fwrite(s->j.buf, 1, n, s->j.f) != n ? -1 : 0;
+}
+
+void cs_json_sink_free(struct cs_json_sink *s)
+{
+	free(s);
 }

@@ -20,4 +20,18 @@ extern const unsigned char cs_reasons_by_name[CS_R_COUNT];
  */
 void cs_sink_json_write(FILE *f, const struct cs_click *click, const struct cs_verdict *v);
 
+/*
+ * The same records, collected in a buffer of the sink's own and written to
+ * f in large blocks: for many records in a row. Nothing reaches f before
+ * cs_json_sink_flush() (which returns -1 when fwrite fails) or a full buffer.
+ */
+struct cs_json_sink;
+
+struct cs_json_sink *cs_json_sink_new(FILE *f);
+void cs_json_sink_write(struct cs_json_sink *s, const struct cs_click *click,
+			const struct cs_verdict *v);
+int cs_json_sink_flush(struct cs_json_sink *s);
+/* Does not flush. */
+void cs_json_sink_free(struct cs_json_sink *s);
+
 #endif

@@ -324,6 +324,59 @@ static void test_long_strings(void **state)
 	free(want);
 }
 
+/*
+ * A collecting sink writes exactly what one-record writes would, across
+ * its buffer's end and with records larger than the buffer; lengths given
+ * with the strings give the same text as lengths left to strlen().
+ */
+static void test_json_sink_blocks(void **state)
+{
+	const size_t long_agent = 100000;
+	char *want = NULL, *got = NULL, *agent = malloc(long_agent + 1);
+	size_t want_len = 0, got_len = 0;
+	FILE *want_f = open_memstream(&want, &want_len), *got_f = open_memstream(&got, &got_len);
+	struct cs_json_sink *sink = cs_json_sink_new(got_f);
+	struct cs_click c = design_click();
+
+	assert_non_null(agent);
+	assert_non_null(want_f);
+	assert_non_null(got_f);
+	assert_non_null(sink);
+	memset(agent, 'a', long_agent);
+	agent[long_agent] = '\0';
+	for (unsigned i = 0; i < 3000; i++) {
+		struct cs_verdict v = { .kind = i % 3, .reasons = i % 256,
+					.provider = i % 5 ? NULL : "aws" };
+		struct cs_click given;
+
+		c.ts_us += 1234567;
+		c.pos.line = i + 1;
+		c.user_agent = i == 1500 ? agent : i % 2 ? "curl/8.4.0" : "Mozilla/5.0 \"x\"";
+		cs_sink_json_write(want_f, &c, &v);
+		given = c;
+		given.message_len = strlen(c.message);
+		given.recipient_len = strlen(c.recipient);
+		given.link_len = strlen(c.link);
+		given.user_agent_len = strlen(c.user_agent);
+		cs_json_sink_write(sink, i % 2 ? &given : &c, &v);
+		if (i == 0) {
+			/* collected, not written */
+			assert_int_equal(fflush(got_f), 0);
+			assert_int_equal(got_len, 0);
+		}
+	}
+	assert_int_equal(cs_json_sink_flush(sink), 0);
+	assert_int_equal(cs_json_sink_flush(sink), 0);
+	assert_int_equal(fclose(want_f), 0);
+	assert_int_equal(fclose(got_f), 0);
+	assert_true(want_len > long_agent + 64 * 1024);
+	assert_int_equal(got_len, want_len);
+	assert_memory_equal(got, want, want_len);
+	cs_json_sink_free(sink);
+	free(agent);
+	free(want);
+	free(got);
+}
 
 int main(void)
 {
@@ -339,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_repeated_strings),
 		cmocka_unit_test(test_ids_and_file_escaped),
 		cmocka_unit_test(test_long_strings),
+		cmocka_unit_test(test_json_sink_blocks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
