@@ -174,41 +174,40 @@ static __always_inline __u8 event_kind(const struct cs_pkt *pkt, int syn)
 	return 0;
 }
 
-SEC("xdp")
-int clicksieve_xdp(struct xdp_md *ctx)
+/* A connection attempt: SYN without ACK, on any port. */
+static __always_inline int is_syn(__u8 tcp_flags)
+{
+	return (tcp_flags & (CS_TCP_SYN | CS_TCP_ACK)) == CS_TCP_SYN;
+}
+
+/*
+ * Whether a segment is looked up: a SYN, or an event (payload, FIN or RST)
+ * on a tracked port. Most traffic is neither: bare ACKs, other ports.
+ */
+static __always_inline int needs_answer(__u8 tcp_flags, __u16 dport, __u32 payload_len)
+{
+	if (is_syn(tcp_flags))
+		return 1;
+	if (!payload_len && !(tcp_flags & (CS_TCP_FIN | CS_TCP_RST)))
+		return 0;
+	return port_tracked(dport);
+}
+
+/* A segment that needs the range answer: a SYN on any port, or an event. */
+static __always_inline void handle_segment(struct xdp_md *ctx, struct cs_pkt *pkt,
+					   struct cs_counters *cnt)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
+	int syn = is_syn(pkt->tcp_flags);
 	struct cs_provider_stats *stats;
 	struct cs_range_value range;
-	struct cs_counters *cnt;
-	struct cs_pkt pkt;
-	__u32 zero = 0;
-	int syn, rc;
 	__u8 kind;
 
-	cnt = bpf_map_lookup_elem(&counters, &zero);
-	if (!cnt)
-		return XDP_PASS;
-	cnt->v[CS_CNT_PACKETS]++;
-	cnt->v[CS_CNT_BYTES] += data_end - data;
-
-	rc = cs_parse_headers(data, data_end, &pkt);
-	if (rc) {
-		if (rc > 0 && rc < CS_CNT__MAX)
-			cnt->v[rc]++;
-		return XDP_PASS;
-	}
-
-	/* A connection attempt: SYN without ACK, on any port. */
-	syn = (pkt.tcp_flags & (CS_TCP_SYN | CS_TCP_ACK)) == CS_TCP_SYN;
-	kind = port_tracked(pkt.dport) ? event_kind(&pkt, syn) : 0;
-	if (!syn && !kind)
-		return XDP_PASS;
-
-	if (cs_pkt_copy_addrs(data, data_end, &pkt))
-		return XDP_PASS;
-	range = lookup_range(&pkt);
+	kind = port_tracked(pkt->dport) ? event_kind(pkt, syn) : 0;
+	if (cs_pkt_copy_addrs(data, data_end, pkt))
+		return;
+	range = lookup_range(pkt);
 	stats = provider_stats_of(range.provider_id);
 	if (syn) {
 		cnt->v[CS_CNT_SYNS]++;
@@ -220,8 +219,47 @@ int clicksieve_xdp(struct xdp_md *ctx)
 			stats->event_packets++;
 			stats->bytes += data_end - data;
 		}
-		emit_event(ctx, &pkt, kind, range, cnt);
+		emit_event(ctx, pkt, kind, range, cnt);
 	}
+}
+
+SEC("xdp")
+int clicksieve_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct cs_counters *cnt;
+	__u32 zero = 0, payload_len;
+	struct cs_pkt pkt;
+	__u8 *tcp;
+	int rc;
+
+	cnt = bpf_map_lookup_elem(&counters, &zero);
+	if (!cnt)
+		return XDP_PASS;
+	cnt->v[CS_CNT_PACKETS]++;
+	cnt->v[CS_CNT_BYTES] += data_end - data;
+
+	/* Most packets are decided here, before the general parser. */
+	rc = cs_parse_plain_ipv4(data, data_end, &tcp, &payload_len);
+	if (rc == CS_PARSE_OK) {
+		if (!needs_answer(tcp[13], cs_get_be16(tcp + 2), payload_len))
+			return XDP_PASS;
+		cs_pkt_from_plain_ipv4(tcp, payload_len, &pkt);
+	} else if (rc == CS_CNT_NON_TCP) {
+		cnt->v[CS_CNT_NON_TCP]++;
+		return XDP_PASS;
+	} else {
+		rc = cs_parse_headers_general(data, data_end, &pkt);
+		if (rc) {
+			if (rc > 0 && rc < CS_CNT__MAX)
+				cnt->v[rc]++;
+			return XDP_PASS;
+		}
+		if (!needs_answer(pkt.tcp_flags, pkt.dport, pkt.payload_len))
+			return XDP_PASS;
+	}
+	handle_segment(ctx, &pkt, cnt);
 	return XDP_PASS;
 }
 

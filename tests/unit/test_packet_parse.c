@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "packet_parse.h"
@@ -125,6 +126,80 @@ static void test_short_ip_length(void **state)
 	assert_int_equal(cs_parse_packet(frame, frame + len, &pkt), CS_CNT_ERR_IPV6);
 }
 
+/*
+ * Where the fast path answers, it agrees with the general parser: same
+ * result, and for a segment the same pkt. Returns 1 if it answered.
+ */
+static int check_plain_agrees(const __u8 *f, size_t len, const char *what)
+{
+	struct cs_pkt plain, general;
+	__u32 payload_len;
+	__u8 *tcp;
+	int rc, want;
+
+	memset(&plain, 0, sizeof(plain));
+	memset(&general, 0, sizeof(general));
+	rc = cs_parse_plain_ipv4((void *)f, (void *)(f + len), &tcp, &payload_len);
+	if (rc == -1)
+		return 0;
+	want = cs_parse_headers_general((void *)f, (void *)(f + len), &general);
+	if (rc != want)
+		fail_msg("%s: fast path gave %d, general parser %d", what, rc, want);
+	if (rc == CS_PARSE_OK) {
+		cs_pkt_from_plain_ipv4(tcp, payload_len, &plain);
+		if (memcmp(&plain, &general, sizeof(plain)))
+			fail_msg("%s: fast path and general parser fill pkt differently", what);
+	}
+	return 1;
+}
+
+static void test_plain_path_agrees(void **state)
+{
+	struct fx_desc plain_frames[] = {
+		{ .family = 4, .tcp_flags = CS_TCP_SYN, .seq = 1000 },
+		{ .family = 4, .tcp_flags = CS_TCP_ACK, .tcp_opts_len = 12, .pad_to = 60 },
+		{ .family = 4, .tcp_flags = CS_TCP_ACK | CS_TCP_PSH, .seq = 7777,
+		  .payload = fx_request, .payload_len = sizeof(fx_request) - 1 },
+		{ .family = 4, .l4_proto = 17 },
+	};
+	int answered = 0, segments = 0;
+	char what[96];
+	size_t i, len, cut;
+
+	/* Every fixture: the plain ones are answered, the others left alone. */
+	for (i = 0; i < FX_NUM_CASES; i++)
+		answered += check_plain_agrees(frame, fx_build(&fx_cases[i].desc, frame, NULL),
+					       fx_cases[i].name);
+	assert_true(answered >= 4);
+
+	for (i = 0; i < sizeof(plain_frames) / sizeof(plain_frames[0]); i++) {
+		struct fx_layout lay;
+		__u32 payload_len;
+		__u8 *tcp;
+		size_t b;
+		int bit;
+
+		len = fx_build(&plain_frames[i], frame, &lay);
+		assert_int_equal(cs_parse_plain_ipv4(frame, frame + len, &tcp, &payload_len),
+				 plain_frames[i].l4_proto ? CS_CNT_NON_TCP : CS_PARSE_OK);
+		for (cut = 0; cut <= len; cut++) {
+			snprintf(what, sizeof(what), "frame %zu cut at %zu", i, cut);
+			check_plain_agrees(frame, cut, what);
+		}
+		/* Every bit of the headers flipped: lengths, versions, flags, ports. */
+		for (b = 0; b < lay.payload_off; b++) {
+			for (bit = 0; bit < 8; bit++) {
+				frame[b] ^= 1u << bit;
+				snprintf(what, sizeof(what), "frame %zu, bit %d of byte %zu flipped",
+					 i, bit, b);
+				segments += check_plain_agrees(frame, len, what);
+				frame[b] ^= 1u << bit;
+			}
+		}
+	}
+	assert_true(segments > 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +208,7 @@ int main(void)
 		cmocka_unit_test(test_truncation_ipv4),
 		cmocka_unit_test(test_truncation_ipv6),
 		cmocka_unit_test(test_short_ip_length),
+		cmocka_unit_test(test_plain_path_agrees),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
