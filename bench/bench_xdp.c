@@ -6,7 +6,7 @@
  * (clock reads, ring-buffer writes, the counter lookup). A real range list
  * is loaded into the tries. Needs root.
  *
- * usage: bench_xdp [--repeat N] [--rounds N] RANGES_FILE
+ * usage: bench_xdp [--repeat N] [--rounds N] [--only TEXT] RANGES_FILE
  */
 #include <errno.h>
 #include <getopt.h>
@@ -55,6 +55,11 @@ struct bench {
 	atomic_ullong events_read;
 	unsigned long repeat;
 	int rounds;
+	const char *only;               /* run only cases whose name holds this */
+};
+
+enum {
+	CASE_EMPTY, CASE_LPM4, CASE_LPM6,
 };
 
 struct bench_case {
@@ -123,16 +128,32 @@ static void *consume_live(void *arg)
 	return NULL;
 }
 
-/* Runs until the ring refuses a record, outside the timing. */
+/*
+ * Runs until the ring refuses a record, outside the timing. A chunk holds
+ * at least 8 bytes of ring per packet, so a ring that is not full after
+ * that many chunks never fills: the program writes no events.
+ */
 static int fill_ring(struct bench *b, const struct bench_case *c, const void *frame,
 		     size_t len)
 {
 	__u64 dropped = counter(b, CS_CNT_EVENTS_DROPPED);
+	unsigned chunks = 0;
 
-	while (counter(b, CS_CNT_EVENTS_DROPPED) == dropped)
+	while (counter(b, CS_CNT_EVENTS_DROPPED) == dropped) {
+		if (++chunks > BENCH_RING_BYTES / (8 * EVENT_CHUNK)) {
+			fprintf(stderr, "bench_xdp: %s: the ring does not fill\n", c->name);
+			return -1;
+		}
 		if (run_chunk(c->prog_fd, frame, len, EVENT_CHUNK) < 0)
 			return -1;
+	}
 	return 0;
+}
+
+/* The baselines always run: every other case is printed against them. */
+static int selected(const struct bench *b, const struct bench_case *c, size_t index)
+{
+	return index <= CASE_LPM6 || !b->only || strstr(c->name, b->only);
 }
 
 /* ns per packet over b->repeat packets, or -1. */
@@ -249,10 +270,6 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-enum {
-	CASE_EMPTY, CASE_LPM4, CASE_LPM6,
-};
-
 /*
  * Prints the table: min and median over the rounds in ns/packet, then the
  * case against the empty program and against its baseline, each the median
@@ -327,7 +344,11 @@ static int run_cases(struct bench *b, const char *src4, const char *src6)
 	 * round of every case rather than every round of one case. */
 	for (r = 0; r < b->rounds; r++) {
 		for (i = 0; i < n; i++) {
-			double ns = measure(b, &cases[i]);
+			double ns;
+
+			if (!selected(b, &cases[i], i))
+				continue;
+			ns = measure(b, &cases[i]);
 
 			if (ns < 0) {
 				fprintf(stderr, "bench_xdp: %s failed\n", cases[i].name);
@@ -344,6 +365,8 @@ static int run_cases(struct bench *b, const char *src4, const char *src6)
 		const double *base = &samples[cases[i].baseline * b->rounds];
 		double mid;
 
+		if (!selected(b, &cases[i], i))
+			continue;
 		for (r = 0; r < b->rounds; r++) {
 			sorted[r] = s[r];
 			ratio[r] = s[r] / empty[r];
@@ -379,13 +402,15 @@ static int parse_count(const char *text, unsigned long max, unsigned long *out)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: bench_xdp [--repeat N] [--rounds N] RANGES_FILE\n"
+		"usage: bench_xdp [--repeat N] [--rounds N] [--only TEXT] RANGES_FILE\n"
 		"Measures ns/packet of the clicksieve XDP program with BPF_PROG_TEST_RUN\n"
 		"against an empty program, its parser plus one LPM lookup, and probes of\n"
 		"its building blocks. Needs root.\n"
 		"  --repeat N  packets per measurement (default 1048576)\n"
 		"  --rounds N  measurements per case, interleaved; min and median are\n"
-		"              printed (default 10)\n");
+		"              printed (default 10)\n"
+		"  --only TEXT run only the cases whose name contains TEXT (and the\n"
+		"              baselines)\n");
 }
 
 int main(int argc, char **argv)
@@ -393,6 +418,7 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{ "repeat", required_argument, NULL, 'n' },
 		{ "rounds", required_argument, NULL, 'r' },
+		{ "only", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -413,6 +439,9 @@ int main(int argc, char **argv)
 			if (parse_count(optarg, 1000, &rounds))
 				return 2;
 			b.rounds = rounds;
+			break;
+		case 'o':
+			b.only = optarg;
 			break;
 		case 'h':
 			usage(stdout);
