@@ -71,7 +71,21 @@ struct bench_case {
 	int baseline;                   /* index of the case to subtract */
 };
 
-static int count_event(void *ctx, void *data, size_t size)
+static int count_event(void *ctx, const struct cs_event *ev, size_t size)
+{
+	struct bench *b = ctx;
+
+	atomic_fetch_add_explicit(&b->events_read, 1, memory_order_relaxed);
+	return 0;
+}
+
+static int count_record(void *ctx, void *data, size_t size)
+{
+	return cs_event_record_split(data, size, count_event, ctx) < 0 ? -1 : 0;
+}
+
+/* The probes' records are bare, not events. */
+static int count_probe_record(void *ctx, void *data, size_t size)
 {
 	struct bench *b = ctx;
 
@@ -207,8 +221,9 @@ static int load_programs(struct bench *b)
 	    bpf_map__set_max_entries(b->parts->maps.ring, BENCH_RING_BYTES) ||
 	    clicksieve__load(b->cs) || bench_parts__load(b->parts))
 		goto fail;
-	b->cs_ring = ring_buffer__new(bpf_map__fd(b->cs->maps.events), count_event, b, NULL);
-	b->parts_ring = ring_buffer__new(bpf_map__fd(b->parts->maps.ring), count_event, b, NULL);
+	b->cs_ring = ring_buffer__new(bpf_map__fd(b->cs->maps.events), count_record, b, NULL);
+	b->parts_ring = ring_buffer__new(bpf_map__fd(b->parts->maps.ring), count_probe_record, b,
+					 NULL);
 	if (!b->cs_ring || !b->parts_ring)
 		goto fail;
 	return 0;

@@ -37,6 +37,16 @@
 #define CS_EVENTS_POLL_MS      50
 
 /*
+ * Events without payload (SYN, FIN, RST) reach the ring in batches of up to
+ * CS_EVENT_BATCH per CPU, at most CS_EVENT_BATCH_DELAY_NS after the first
+ * (see struct cs_event). Kernels before 6.7 lack CS_BPF_F_TIMER_CPU_PIN:
+ * there each such event goes out alone.
+ */
+#define CS_EVENT_BATCH          32      /* a power of 2 */
+#define CS_EVENT_BATCH_DELAY_NS 1000000
+#define CS_BPF_F_TIMER_CPU_PIN  (1ull << 1)     /* BPF_F_TIMER_CPU_PIN, Linux 6.7 */
+
+/*
  * Payload bytes copied into each event. 1500 covers a whole segment at the
  * standard Ethernet MTU, so a tracking request (request line, Host,
  * User-Agent, X-Forwarded-For: typically 300-900 bytes) arrives whole in
@@ -126,18 +136,27 @@ enum cs_event_kind {
 #define CS_TCP_ACK 0x10
 
 #define CS_EVF_TRUNCATED (1u << 0)      /* payload_len > captured_len */
+#define CS_EVF_BATCHED   (1u << 1)      /* one of a batch record's events */
 
 /*
- * One ring-buffer record. A record holds the header and only as much of
- * payload[] as its size class: offsetof(struct cs_event, payload) plus 0,
- * 192, 448, 960 or CS_CAPTURE_BYTES bytes, the smallest that holds the
- * segment's payload. Consumers read captured_len payload bytes and must
- * check the record size covers them.
+ * One event. A ring-buffer record holds either one payload event, or a
+ * batch of events without payload:
  *
- * ts_ns of a record with payload is bpf_ktime_get_ns(); of a record
- * without (SYN, FIN, RST) bpf_ktime_get_coarse_ns(), CLOCK_MONOTONIC_COARSE:
- * the same clock at tick precision, up to one jiffy (4 ms at HZ=250)
- * behind, so a FIN may carry a time slightly before its flow's last payload.
+ * - a payload event: the header and only as much of payload[] as its size
+ *   class: offsetof(struct cs_event, payload) plus 192, 448, 960 or
+ *   CS_CAPTURE_BYTES bytes, the smallest that holds the segment's payload.
+ *   Consumers read captured_len payload bytes and must check the record
+ *   size covers them.
+ * - a batch (the first event has CS_EVF_BATCHED): 1..CS_EVENT_BATCH
+ *   headers back to back, each with CS_EVF_BATCHED and captured_len 0, in
+ *   the order the CPU saw them. cs_event_record_split() (user/source_xdp.h)
+ *   walks both kinds.
+ *
+ * ts_ns of a payload event is bpf_ktime_get_ns(); of an event without
+ * payload (SYN, FIN, RST) bpf_ktime_get_coarse_ns() read once per tick and
+ * CPU, CLOCK_MONOTONIC_COARSE: the same clock at tick precision, up to one
+ * jiffy (4 ms at HZ=250) behind, so a FIN may carry a time slightly before
+ * its flow's last payload.
  */
 struct cs_event {
 	__u64 ts_ns;              /* CLOCK_MONOTONIC; see below */

@@ -144,6 +144,49 @@ bool cs_event_valid(const void *record, size_t size)
 	       ev->kind >= CS_EV_SYN && ev->kind <= CS_EV_RST;
 }
 
+/* A batch record: every event header-only, flagged, and without payload. */
+static bool batch_valid(const uint8_t *record, size_t size)
+{
+	size_t header = offsetof(struct cs_event, payload);
+
+	if (size == 0 || size % header || size / header > CS_EVENT_BATCH)
+		return false;
+	for (size_t off = 0; off < size; off += header) {
+		const struct cs_event *ev = (const void *)(record + off);
+
+		if (!(ev->ev_flags & CS_EVF_BATCHED) || ev->captured_len ||
+		    !cs_event_valid(ev, header))
+			return false;
+	}
+	return true;
+}
+
+int cs_xdp_size_batches(struct bpf_map *event_batches)
+{
+	int ncpus = libbpf_num_possible_cpus();
+
+	if (ncpus < 0)
+		return ncpus;
+	return bpf_map__set_max_entries(event_batches, ncpus);
+}
+
+int cs_event_record_split(const void *record, size_t size, cs_event_fn fn, void *ctx)
+{
+	const struct cs_event *first = record;
+	size_t header = offsetof(struct cs_event, payload);
+	int rc = 0;
+
+	if (size < header)
+		return -1;
+	if (!(first->ev_flags & CS_EVF_BATCHED))
+		return cs_event_valid(record, size) ? fn(ctx, first, size) : -1;
+	if (!batch_valid(record, size))
+		return -1;
+	for (size_t off = 0; off < size && !rc; off += header)
+		rc = fn(ctx, (const void *)((const uint8_t *)record + off), header);
+	return rc;
+}
+
 static const char *kind_name(enum cs_event_kind kind)
 {
 	switch (kind) {
@@ -367,6 +410,12 @@ int cs_xdp_open(const struct cs_xdp_config *cfg, struct cs_xdp **out, char *err,
 		goto fail;
 	}
 	memcpy((void *)x->skel->rodata->tracked_ports, cfg->ports->bits, sizeof(cfg->ports->bits));
+	ret = cs_xdp_size_batches(x->skel->maps.event_batches);
+	if (ret) {
+		set_err(err, errlen, "sizing the event batches: %s", strerror(-ret));
+		ret = 1;
+		goto fail;
+	}
 
 	bpf_object__for_each_map(map, x->skel->obj) {
 		char path[PATH_MAX];
@@ -542,16 +591,22 @@ enum cs_xdp_mode cs_xdp_attached_mode(const struct cs_xdp *x)
 	return x->attached;
 }
 
-static int on_record(void *ctx, void *data, size_t size)
+static int on_event(void *ctx, const struct cs_event *ev, size_t size)
 {
 	struct cs_xdp *x = ctx;
-	const struct cs_event *ev = data;
 
-	if (!cs_event_valid(data, size)) {
-		fprintf(stderr, "clicksieve: malformed event of %zu bytes ignored\n", size);
+	return x->fn(x->fn_ctx, ev, (uint64_t)((int64_t)ev->ts_ns + x->mono_to_wall_ns) / 1000);
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	int rc = cs_event_record_split(data, size, on_event, ctx);
+
+	if (rc == -1) {
+		fprintf(stderr, "clicksieve: malformed event record of %zu bytes ignored\n", size);
 		return 0;
 	}
-	return x->fn(x->fn_ctx, ev, (uint64_t)((int64_t)ev->ts_ns + x->mono_to_wall_ns) / 1000);
+	return rc;
 }
 
 int cs_xdp_events_start(struct cs_xdp *x, cs_xdp_event_fn fn, void *ctx, char *err, size_t errlen)

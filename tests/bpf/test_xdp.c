@@ -34,14 +34,15 @@ _Static_assert(CS_CNT__MAX == 15, "counter indexes are documented in the README 
 
 #define TRACKED_PORT  80
 #define LO_IFINDEX    1
-#define MAX_EVENTS    16
+#define MAX_EVENTS    (2 * CS_EVENT_BATCH)
 
 struct fixture {
 	struct clicksieve *skel;
 	struct ring_buffer *ring;
 	struct cs_event events[MAX_EVENTS];
-	size_t sizes[MAX_EVENTS];       /* record sizes */
+	size_t sizes[MAX_EVENTS];       /* record sizes; a batched event's is its header */
 	int n_events;
+	int n_records;
 	int ncpus;
 	struct cs_counters before;
 };
@@ -50,19 +51,25 @@ static __u8 frame[FX_MAX_FRAME];
 
 #define HEADER_BYTES offsetof(struct cs_event, payload)
 
-/* Keeps each record; one whose size does not cover its payload fails the drain. */
-static int on_event(void *ctx, void *data, size_t size)
+/* Keeps each event; a malformed record fails the drain. */
+static int keep_event(void *ctx, const struct cs_event *e, size_t size)
 {
 	struct fixture *f = ctx;
-	const struct cs_event *e = data;
 
-	if (f->n_events == MAX_EVENTS || size < HEADER_BYTES || size > sizeof(*e) ||
-	    size < HEADER_BYTES + e->captured_len)
+	if (f->n_events == MAX_EVENTS)
 		return -1;
 	memset(&f->events[f->n_events], 0, sizeof(*e));
-	memcpy(&f->events[f->n_events], data, size);
+	memcpy(&f->events[f->n_events], e, size);
 	f->sizes[f->n_events++] = size;
 	return 0;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct fixture *f = ctx;
+
+	f->n_records++;
+	return cs_event_record_split(data, size, keep_event, f);
 }
 
 static int open_program(struct fixture *f, __u32 ringbuf_bytes)
@@ -76,13 +83,23 @@ static int open_program(struct fixture *f, __u32 ringbuf_bytes)
 		return -1;
 	if (clicksieve__load(f->skel))
 		return -1;
-	f->ring = ring_buffer__new(bpf_map__fd(f->skel->maps.events), on_event, f, NULL);
+	f->ring = ring_buffer__new(bpf_map__fd(f->skel->maps.events), on_record, f, NULL);
 	return f->ring ? 0 : -1;
 }
 
 static int setup_sized(void **state, __u32 ringbuf_bytes)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
+	cpu_set_t one;
+
+	/*
+	 * Events without payload wait in per-CPU batches: on one CPU, every
+	 * test run's events share a batch and keep their order.
+	 */
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		return -1;
 
 	*state = f;
 	if (!f || open_program(f, ringbuf_bytes)) {
@@ -159,11 +176,22 @@ static void run(struct fixture *f, const void *data, size_t len)
 	assert_int_equal(opts.retval, XDP_PASS);
 }
 
-static int drain(struct fixture *f)
+/* What is in the ring now, without waiting for batches. */
+static int consume_now(struct fixture *f)
 {
 	f->n_events = 0;
+	f->n_records = 0;
 	assert_true(ring_buffer__consume(f->ring) >= 0);
 	return f->n_events;
+}
+
+/* Every event so far: waits out the batch timer first. */
+static int drain(struct fixture *f)
+{
+	struct timespec wait = { .tv_nsec = 3 * CS_EVENT_BATCH_DELAY_NS };
+
+	nanosleep(&wait, NULL);
+	return consume_now(f);
 }
 
 static void insert_v4_range(struct fixture *f, const char *addr, __u32 plen,
@@ -234,6 +262,8 @@ static void test_fixture_counters(void **state)
 
 		snapshot(f);
 		run(f, frame, len);
+		/* events count once written to the ring, a SYN's with its batch */
+		assert_int_equal(drain(f), c->want == 0);
 		assert_int_equal(delta(f, CS_CNT_PACKETS), 1);
 		assert_int_equal(delta(f, CS_CNT_BYTES), len);
 		for (k = CS_CNT_NON_IP; k < CS_CNT__MAX; k++) {
@@ -247,7 +277,6 @@ static void test_fixture_counters(void **state)
 				fail_msg("%s: counter %u moved by %llu, want %llu", c->name, k,
 					 (unsigned long long)delta(f, k), (unsigned long long)want);
 		}
-		assert_int_equal(drain(f), c->want == 0);
 	}
 }
 
@@ -280,6 +309,7 @@ static void test_syn_events(void **state)
 	assert_int_equal(e->ifindex, LO_IFINDEX);
 	assert_int_equal(e->payload_len, 0);
 	assert_int_equal(e->captured_len, 0);
+	assert_int_equal(e->ev_flags, CS_EVF_BATCHED);
 	assert_int_equal(e->provider_id, 0);
 	assert_true(e->ts_ns > 0);
 	assert_memory_equal(e->saddr, s4, 16);
@@ -555,21 +585,16 @@ static int ring_ready(struct fixture *f)
 /*
  * The program wakes the reader for the first event of a CPU and then every
  * CS_EVENTS_WAKEUP_EVERY-th; events in between wait for the reader's timer.
+ * (setup keeps the test on one CPU: the counters that pick wakeups are per CPU.)
  */
 static void test_wakeup_every(void **state)
 {
 	struct fixture *f = *state;
-	struct fx_desc syn = { .family = 4, .tcp_flags = CS_TCP_SYN };
-	size_t len = fx_build(&syn, frame, NULL);
-	cpu_set_t one;
+	struct fx_desc request = { .family = 4, .tcp_flags = CS_TCP_ACK | CS_TCP_PSH,
+				   .payload = fx_request, .payload_len = sizeof(fx_request) - 1 };
+	size_t len = fx_build(&request, frame, NULL);
 	int i;
 
-	/* Per-CPU counters pick the wakeups: stay on one CPU. */
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
-
-	f->n_events = 0;
 	run(f, frame, len);
 	assert_int_equal(ring_ready(f), 1);
 	/* Level-triggered epoll looks once more, finds it empty, and forgets it. */
@@ -579,12 +604,64 @@ static void test_wakeup_every(void **state)
 		run(f, frame, len);
 		if (ring_ready(f) != 0)
 			fail_msg("woken by event %d of %d", i + 1, CS_EVENTS_WAKEUP_EVERY);
-		f->n_events = 0;
-		assert_int_equal(ring_buffer__consume(f->ring), 1);
+		assert_int_equal(consume_now(f), 1);
 	}
 	run(f, frame, len);
 	f->n_events = 0;
 	assert_int_equal(ring_ready(f), 1);
+}
+
+/*
+ * Events without payload wait in the CPU's batch: written as one record
+ * when CS_EVENT_BATCH are there, before the CPU's next payload event, or by
+ * the timer CS_EVENT_BATCH_DELAY_NS after the first.
+ */
+static void test_syn_batches(void **state)
+{
+	struct fixture *f = *state;
+	struct fx_desc syn = { .family = 4, .tcp_flags = CS_TCP_SYN };
+	struct fx_desc request = { .family = 4, .tcp_flags = CS_TCP_ACK | CS_TCP_PSH, .seq = 99,
+				   .payload = fx_request, .payload_len = sizeof(fx_request) - 1 };
+	int i;
+
+	snapshot(f);
+	syn.seq = 1;
+	run(f, frame, fx_build(&syn, frame, NULL));
+	assert_int_equal(consume_now(f), 0);
+	assert_int_equal(delta(f, CS_CNT_EVENTS), 0);
+	/* the timer */
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(f->events[0].seq, 1);
+	assert_int_equal(delta(f, CS_CNT_EVENTS), 1);
+
+	/* a full batch: one record, in order, at once */
+	for (i = 0; i < CS_EVENT_BATCH; i++) {
+		syn.seq = 100 + i;
+		run(f, frame, fx_build(&syn, frame, NULL));
+	}
+	assert_int_equal(consume_now(f), CS_EVENT_BATCH);
+	assert_int_equal(f->n_records, 1);
+	for (i = 0; i < CS_EVENT_BATCH; i++) {
+		assert_int_equal(f->events[i].seq, 100 + i);
+		assert_int_equal(f->events[i].kind, CS_EV_SYN);
+		assert_int_equal(f->events[i].ev_flags, CS_EVF_BATCHED);
+	}
+
+	/* a payload event sends the batch ahead of itself */
+	syn.seq = 7;
+	run(f, frame, fx_build(&syn, frame, NULL));
+	syn.seq = 8;
+	run(f, frame, fx_build(&syn, frame, NULL));
+	run(f, frame, fx_build(&request, frame, NULL));
+	assert_int_equal(consume_now(f), 3);
+	assert_int_equal(f->n_records, 2);
+	assert_int_equal(f->events[0].seq, 7);
+	assert_int_equal(f->events[1].seq, 8);
+	assert_int_equal(f->events[2].kind, CS_EV_PAYLOAD);
+	assert_int_equal(f->events[2].seq, 99);
+	assert_true(f->events[2].ts_ns >= f->events[1].ts_ns);
+	assert_int_equal(delta(f, CS_CNT_EVENTS), 1 + CS_EVENT_BATCH + 3);
+	assert_int_equal(delta(f, CS_CNT_EVENTS_DROPPED), 0);
 }
 
 /* Full-size records: two fit in the 4096-byte ring. */
@@ -627,6 +704,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_ring_drops, setup_small_ring, teardown),
 		cmocka_unit_test_setup_teardown(test_event_clocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wakeup_every, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syn_batches, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -204,6 +204,61 @@ static void test_event_valid(void **state)
 	free(ev);
 }
 
+static int collect_seq(void *ctx, const struct cs_event *ev, size_t size)
+{
+	uint32_t *seqs = ctx;
+
+	seqs[++seqs[0]] = ev->seq;
+	return 0;
+}
+
+/* A record is one payload event or a batch of flagged header-only events. */
+static void test_record_split(void **state)
+{
+	const size_t header = offsetof(struct cs_event, payload);
+	uint8_t batch[(CS_EVENT_BATCH + 1) * sizeof(struct cs_event)];
+	struct cs_event *ev = event_v4("GET / HTTP/1.1\r\n"), *syn = event_v4(NULL);
+	uint32_t seqs[CS_EVENT_BATCH + 2];
+	unsigned i;
+
+	seqs[0] = 0;
+	assert_int_equal(cs_event_record_split(ev, header + ev->captured_len, collect_seq, seqs), 0);
+	assert_int_equal(seqs[0], 1);
+
+	syn->ev_flags = CS_EVF_BATCHED;
+	for (i = 0; i < CS_EVENT_BATCH + 1; i++) {
+		syn->seq = 10 + i;
+		memcpy(batch + i * header, syn, header);
+	}
+	seqs[0] = 0;
+	assert_int_equal(cs_event_record_split(batch, 3 * header, collect_seq, seqs), 0);
+	assert_int_equal(seqs[0], 3);
+	assert_int_equal(seqs[1], 10);
+	assert_int_equal(seqs[3], 12);
+	seqs[0] = 0;
+	assert_int_equal(cs_event_record_split(batch, CS_EVENT_BATCH * header, collect_seq, seqs),
+			 0);
+	assert_int_equal(seqs[0], CS_EVENT_BATCH);
+
+	/* Malformed: nothing is delivered. */
+	seqs[0] = 0;
+	assert_int_equal(cs_event_record_split(batch, (CS_EVENT_BATCH + 1) * header, collect_seq,
+					       seqs), -1);
+	assert_int_equal(cs_event_record_split(batch, 2 * header + 1, collect_seq, seqs), -1);
+	assert_int_equal(cs_event_record_split(batch, header - 1, collect_seq, seqs), -1);
+	((struct cs_event *)(batch + header))->ev_flags = 0;
+	assert_int_equal(cs_event_record_split(batch, 2 * header, collect_seq, seqs), -1);
+	((struct cs_event *)(batch + header))->ev_flags = CS_EVF_BATCHED;
+	((struct cs_event *)(batch + header))->captured_len = 1;
+	assert_int_equal(cs_event_record_split(batch, 2 * header, collect_seq, seqs), -1);
+	((struct cs_event *)(batch + header))->captured_len = 0;
+	((struct cs_event *)(batch + header))->kind = 0;
+	assert_int_equal(cs_event_record_split(batch, 2 * header, collect_seq, seqs), -1);
+	assert_int_equal(seqs[0], 0);
+	free(ev);
+	free(syn);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +271,7 @@ int main(void)
 		cmocka_unit_test(test_print_payload_first_line_escaped),
 		cmocka_unit_test(test_print_v6_fin),
 		cmocka_unit_test(test_event_valid),
+		cmocka_unit_test(test_record_split),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
