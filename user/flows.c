@@ -43,6 +43,7 @@ struct flow {
 	struct flow_key key;
 	uint64_t hash;
 	uint64_t last_ts;
+	uint32_t first_seq;             /* the first byte seen */
 	uint32_t next_seq;
 	uint32_t fin_seq;
 	bool syn_seen, fin_seen;
@@ -645,6 +646,7 @@ static struct flow *flow_new(struct cs_flows *f, const struct flow_key *k, uint6
 		return NULL;
 	fl->key = *k;
 	fl->hash = h;
+	fl->first_seq = next_seq;
 	fl->next_seq = next_seq;
 	fl->syn_seen = syn;
 	fl->seg_start_only = !syn;
@@ -752,6 +754,15 @@ void cs_flows_segment(struct cs_flows *f, const struct cs_segment *seg)
 		return;
 	}
 	if (seg->flags & CS_TCP_SYN) {
+		/*
+		 * The SYN of a flow whose data came first: the XDP program
+		 * batches SYNs per CPU, so another CPU's data can overtake
+		 * them by up to CS_EVENT_BATCH_DELAY_NS. Same connection.
+		 */
+		if (fl && !fl->syn_seen && fl->first_seq == seq + 1) {
+			fl->syn_seen = true;
+			return;
+		}
 		/* A SYN with a new ISN on a known tuple starts a new connection. */
 		if (fl && (!fl->syn_seen || fl->next_seq != seq + 1)) {
 			flow_close(f, fl, &f->stats.flows_replaced);

@@ -576,6 +576,27 @@ static void test_new_isn_replaces_flow(void **state)
 	assert_int_equal(st.flows_active, 0);
 }
 
+/*
+ * Events of two CPUs: the first data segment overtook its SYN. The SYN joins
+ * the flow instead of replacing it, so the request's rest still completes it.
+ */
+static void test_late_syn_joins_flow(void **state)
+{
+	start();
+	data(40000, 0, "GET /redirect?link=L1&l=R1&s=M1 HTTP/1.1\r\n", 200);
+	syn(40000, 1000, 100);
+	data(40000, 42, "Host: t.example\r\nUser-Agent: UA-one\r\n\r\n", 210);
+	assert_int_equal(n_seen, 1);
+	assert_string_equal(seen[0].ua, "UA-one");
+	stats();
+	assert_int_equal(st.flows_replaced, 0);
+	assert_int_equal(st.flows_created, 1);
+	/* A SYN that does not precede the flow's first byte is a new connection. */
+	syn(40000, 5000, 300);
+	stats();
+	assert_int_equal(st.flows_replaced, 1);
+}
+
 static void test_event_conversion(void **state)
 {
 	static struct cs_event ev;
@@ -624,6 +645,7 @@ int main(void)
 		T(test_proxy_protocol),
 		T(test_ipv6_and_wraparound),
 		T(test_new_isn_replaces_flow),
+		T(test_late_syn_joins_flow),
 		T(test_event_conversion),
 	};
 
