@@ -3,8 +3,8 @@
  * the common cases avoid libc's inet_pton/inet_ntop (a copy and a pass for
  * ':' before parsing; a sprintf per address when formatting) while giving
  * exactly their results: dotted quads as inet_pton(AF_INET) reads them
- * (four decimal octets, no leading zeros) and RFC 5952 text as glibc's
- * inet_ntop writes it.
+ * (four decimal octets, no leading zeros), IPv6 as glibc's inet_pton6
+ * reads it, and RFC 5952 text as glibc's inet_ntop writes it.
  */
 #include "addr.h"
 
@@ -47,6 +47,83 @@ static bool parse_v4(const char *s, size_t len, uint8_t out[4])
 	return s == end;
 }
 
+static inline int hex_digit(unsigned char c)
+{
+	if ((unsigned)(c - '0') <= 9)
+		return c - '0';
+	c |= 0x20;
+	return (unsigned)(c - 'a') <= 5 ? c - 'a' + 10 : -1;
+}
+
+/*
+ * IPv6 text exactly as glibc's inet_pton6 reads it: groups of one to four
+ * hex digits, one "::" at most, an optional dotted quad as the last 32
+ * bits; no zone, no brackets.
+ */
+static bool parse_v6(const char *s, size_t len, uint8_t out[16])
+{
+	const char *end = s + len, *group = s;
+	uint8_t tmp[16] = { 0 };
+	size_t o = 0, gap = SIZE_MAX, n;
+	unsigned val = 0, seen = 0;
+
+	if (s == end)
+		return false;
+	if (*s == ':' && (++s == end || *s != ':'))
+		return false;
+	while (s < end) {
+		int d = hex_digit((unsigned char)*s);
+
+		if (d >= 0) {
+			if (seen == 4)
+				return false;
+			val = val << 4 | (unsigned)d;
+			seen++;
+			s++;
+			continue;
+		}
+		if (*s == ':') {
+			group = ++s;
+			if (!seen) {
+				if (gap != SIZE_MAX)
+					return false;
+				gap = o;
+				continue;
+			}
+			if (s == end || o + 2 > 16)
+				return false;
+			tmp[o++] = (uint8_t)(val >> 8);
+			tmp[o++] = (uint8_t)val;
+			seen = val = 0;
+			continue;
+		}
+		/* a dotted quad from the start of its group to the end */
+		if (*s != '.' || o + 4 > 16 || !parse_v4(group, (size_t)(end - group), tmp + o))
+			return false;
+		o += 4;
+		seen = 0;
+		break;
+	}
+	if (seen) {
+		if (o + 2 > 16)
+			return false;
+		tmp[o++] = (uint8_t)(val >> 8);
+		tmp[o++] = (uint8_t)val;
+	}
+	if (gap != SIZE_MAX) {
+		if (o == 16)
+			return false;   /* "::" must stand for at least one group */
+		n = o - gap;
+		memmove(tmp + 16 - n, tmp + gap, n);
+		memset(tmp + gap, 0, 16 - n - gap);
+		o = 16;
+	}
+	if (o != 16)
+		return false;
+	memcpy(out, tmp, 16);
+	return true;
+}
+
 bool cs_addr_parse_n(const char *text, size_t len, struct cs_addr *out)
 {
 	char buf[CS_ADDR_STRLEN];
@@ -58,16 +135,17 @@ bool cs_addr_parse_n(const char *text, size_t len, struct cs_addr *out)
 		out->family = 4;
 		return true;
 	}
-	if (len == 0 || len >= sizeof(buf))
-		return false;
-	memcpy(buf, text, len);
-	buf[len] = '\0';
-	if (memchr(buf, ':', len)) {
-		if (inet_pton(AF_INET6, buf, out->bytes) != 1)
+	if (memchr(text, ':', len)) {
+		if (!parse_v6(text, len, out->bytes))
 			return false;
 		out->family = 6;
 		return true;
 	}
+	/* inet_pton would stop at a NUL inside the text and accept what precedes it */
+	if (len == 0 || len >= sizeof(buf) || memchr(text, '\0', len))
+		return false;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
 	if (inet_pton(AF_INET, buf, out->bytes) != 1)
 		return false;
 	out->family = 4;

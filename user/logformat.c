@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 enum var {
 	V_SKIP = 0,                     /* a variable we do not read */
@@ -65,8 +68,12 @@ struct date_cache {
 	int64_t base_s;                 /* epoch seconds at 00:00:00 of the date, minus offset */
 };
 
+/* Formats with a one-pass parser of their own in front of the general one. */
+enum fast_format { FAST_NONE, FAST_COMBINED, FAST_COMMON };
+
 struct cs_logformat {
 	bool json;
+	uint8_t fast;                   /* enum fast_format */
 	struct step *steps;
 	size_t n_steps;
 	char *text;                     /* literals, and JSON key names */
@@ -301,6 +308,11 @@ struct cs_logformat *cs_logformat_compile(const char *spec, const char *const *j
 		cs_logformat_free(f);
 		return NULL;
 	}
+	/* also when the log_format string is spelled out */
+	if (!strcmp(spec, "combined") || !strcmp(spec, CS_LOGFORMAT_COMBINED))
+		f->fast = FAST_COMBINED;
+	else if (!strcmp(spec, "common") || !strcmp(spec, CS_LOGFORMAT_COMMON))
+		f->fast = FAST_COMMON;
 	return f;
 }
 
@@ -525,9 +537,11 @@ static char *put_utf8(char *o, unsigned cp)
 /*
  * Undoes nginx's escapes in place: \xHH (escape=default), \uXXXX and the
  * JSON short forms (escape=json), and \" \\ as Apache writes them. Output
- * never outgrows input. Unknown escapes are kept as they are.
+ * never outgrows input. Unknown escapes are kept as they are. An escape
+ * that decodes to NUL would cut the C string short of its length: the
+ * first one is reported in *nul_at (a position in the original text).
  */
-static size_t unescape(char *s, size_t len)
+static size_t unescape(char *s, size_t len, char **nul_at)
 {
 	char *in = s, *out = s, *end = s + len;
 
@@ -542,12 +556,16 @@ static size_t unescape(char *s, size_t len)
 		case 'x':
 			if (!hex_n(in + 2, end, 2, &v))
 				goto keep;
+			if (!v && !*nul_at)
+				*nul_at = in;
 			*out++ = (char)v;
 			in += 4;
 			continue;
 		case 'u':
 			if (!hex_n(in + 2, end, 4, &v))
 				goto keep;
+			if (!v && !*nul_at)
+				*nul_at = in;
 			in += 6;
 			if (v >= 0xd800 && v < 0xdc00 && end - in >= 6 && in[0] == '\\' && in[1] == 'u' &&
 			    hex_n(in + 2, end, 4, &lo) && lo >= 0xdc00 && lo < 0xe000) {
@@ -586,16 +604,19 @@ static inline bool has_backslash(const char *s, size_t len)
 	return false;
 }
 
-/* Unescapes and terminates a span; "-" (nginx's empty value) becomes "". Five calls a line: inlined. */
+/*
+ * Unescapes and terminates a span; "-" (nginx's empty value) becomes "".
+ * Five calls a line: inlined.
+ */
 static inline __attribute__((always_inline))
-const char *finish_text(struct span *sp, bool present, size_t *len_out)
+const char *finish_text(struct span *sp, bool present, size_t *len_out, char **nul_at)
 {
 	size_t len = 0;
 
 	if (present) {
 		len = sp->len;
 		if (has_backslash(sp->p, len))
-			len = unescape(sp->p, len);
+			len = unescape(sp->p, len, nul_at);
 		sp->p[len] = '\0';
 		if (len == 1 && sp->p[0] == '-')
 			len = 0;
@@ -624,6 +645,7 @@ static bool fill_record(struct cs_logformat *f, struct span *sp, uint32_t set, c
 			struct cs_log_record *rec, struct cs_log_error *e)
 {
 	struct span *t;
+	char *nul_at = NULL;
 	bool ok;
 
 	/* every field is set below: no memset, which costs a "rep stos" per line */
@@ -659,12 +681,12 @@ static bool fill_record(struct cs_logformat *f, struct span *sp, uint32_t set, c
 	}
 
 	if (has(set, V_REQUEST_METHOD) && has(set, V_REQUEST_URI)) {
-		rec->method = finish_text(&sp[V_REQUEST_METHOD], true, NULL);
-		rec->target = finish_text(&sp[V_REQUEST_URI], true, &rec->target_len);
+		rec->method = finish_text(&sp[V_REQUEST_METHOD], true, NULL, &nul_at);
+		rec->target = finish_text(&sp[V_REQUEST_URI], true, &rec->target_len, &nul_at);
 	} else if (has(set, V_REQUEST)) {
 		/* "METHOD TARGET HTTP/x.y", or "METHOD TARGET" (HTTP/0.9). */
 		size_t len;
-		char *req = (char *)finish_text(&sp[V_REQUEST], true, &len);
+		char *req = (char *)finish_text(&sp[V_REQUEST], true, &len, &nul_at);
 		char *sp1 = memchr(req, ' ', len), *sp2;
 
 		rec->method = rec->target = "";
@@ -680,18 +702,20 @@ static bool fill_record(struct cs_logformat *f, struct span *sp, uint32_t set, c
 		}
 	} else if (has(set, V_REQUEST_URI)) {
 		rec->method = "";
-		rec->target = finish_text(&sp[V_REQUEST_URI], true, &rec->target_len);
+		rec->target = finish_text(&sp[V_REQUEST_URI], true, &rec->target_len, &nul_at);
 	} else {
 		return reject(e, "missing request", line, line);
 	}
 
 	rec->user_agent = finish_text(&sp[V_HTTP_USER_AGENT], has(set, V_HTTP_USER_AGENT),
-				      &rec->user_agent_len);
-	rec->referer = finish_text(&sp[V_HTTP_REFERER], has(set, V_HTTP_REFERER), NULL);
+				      &rec->user_agent_len, &nul_at);
+	rec->referer = finish_text(&sp[V_HTTP_REFERER], has(set, V_HTTP_REFERER), NULL, &nul_at);
 	rec->xff = finish_text(&sp[V_HTTP_X_FORWARDED_FOR], has(set, V_HTTP_X_FORWARDED_FOR),
-			       &rec->xff_len);
+			       &rec->xff_len, &nul_at);
 	rec->forwarded = finish_text(&sp[V_HTTP_FORWARDED], has(set, V_HTTP_FORWARDED),
-				     &rec->forwarded_len);
+				     &rec->forwarded_len, &nul_at);
+	if (nul_at)
+		return reject(e, "escaped NUL byte in field", line, nul_at);
 	/* The address is parsed; terminate it for readers of the line. */
 	sp[V_REMOTE_ADDR].p[sp[V_REMOTE_ADDR].len] = '\0';
 	return true;
@@ -857,8 +881,184 @@ close:
 	return true;
 }
 
-bool cs_logformat_parse(struct cs_logformat *f, char *line, size_t len,
-			struct cs_log_record *rec, struct cs_log_error *error)
+/*
+ * The first '"', '\\' or NUL in [p, end): the end of a quoted field, or
+ * something that sends the line to the general parser. The line must be
+ * at least 16 bytes long and end at end: the last load is the line's
+ * last 16 bytes, overlapping bytes already seen.
+ */
+#ifdef __SSE2__
+static inline unsigned quote_or_unusual_mask(const char *at)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)at);
+	__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+						_mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+				   _mm_cmpeq_epi8(v, _mm_setzero_si128()));
+
+	return (unsigned)_mm_movemask_epi8(hit);
+}
+
+static inline char *find_quote_or_unusual(char *p, char *end)
+{
+	unsigned mask;
+
+	for (; end - p >= 16; p += 16)
+		if ((mask = quote_or_unusual_mask(p)))
+			return p + __builtin_ctz(mask);
+	if (p == end)
+		return end;
+	/* the bytes before p in the last 16 were seen: shift them out */
+	mask = quote_or_unusual_mask(end - 16) >> (16 - (end - p));
+	return mask ? p + __builtin_ctz(mask) : end;
+}
+#else
+static inline char *find_quote_or_unusual(char *p, char *end)
+{
+	for (; p < end; p++)
+		if (*p == '"' || *p == '\\' || !*p)
+			return p;
+	return end;
+}
+#endif
+
+/* True when one of the 8 bytes at p is a space (exact: no carries between bytes). */
+static inline bool has_space8(const char *p)
+{
+	const uint64_t ones = 0x0101010101010101ull, low7 = ones * 0x7f;
+	uint64_t x = load64(p) ^ (ones * ' ');
+
+	return ~(((x & low7) + low7) | x | low7) != 0;
+}
+
+/* An unquoted field up to the next space; NULL at a NUL byte or the end of the line. */
+static inline char *plain_field_end(char *p, char *end)
+{
+	for (; p < end; p++) {
+		if (*p == ' ')
+			return p;
+		if (!*p)
+			return NULL;
+	}
+	return NULL;
+}
+
+/* A quoted text field, as finish_text() leaves it for a field without escapes. */
+static inline const char *plain_text(char *p, char *close, size_t *len_out)
+{
+	size_t len = (size_t)(close - p);
+
+	*close = '\0';
+	if (len == 1 && p[0] == '-')
+		len = 0;
+	*len_out = len;
+	return len ? p : "";
+}
+
+/*
+ * combined and common in one forward pass, without the step interpreter.
+ * Anything unusual (an escape, a NUL, a "-" request or status, a line
+ * that does not match) returns false before anything is written to the
+ * line, and the general parser takes the line, errors and all: the two
+ * give the same record for every line (tests/unit/test_logformat.c and
+ * tests/fuzz/fuzz_logformat.c compare them).
+ */
+static bool parse_combined_fast(struct cs_logformat *f, char *line, size_t len,
+				struct cs_log_record *rec)
+{
+	char *p = line, *end = line + len, *addr_end, *req, *req_end, *sp1, *sp2;
+	char *ref = NULL, *ref_end = NULL, *ua = NULL, *ua_end = NULL;
+	unsigned status;
+	size_t ignored;
+
+	if (len < 16)
+		return false;
+	addr_end = find_byte(p, end, ' ');
+	if (!addr_end || !parse_remote(p, (size_t)(addr_end - p), &rec->remote))
+		return false;
+	p = addr_end;
+	if (end - p < 3 || !same_bytes(p, " - ", 3))
+		return false;
+	/* $remote_user, then " [": ' ' ends the user, as in the general parser */
+	p = plain_field_end(p + 3, end);
+	if (!p || end - p < 2 + 26 + 3 || p[1] != '[')
+		return false;
+	/* a valid $time_local holds no ']', so the first ']' is the one after it */
+	p += 2;
+	if (!parse_time_local(&f->local_cache, p, 26, &rec->ts_us))
+		return false;
+	p += 26;
+	if (!same_bytes(p, "] \"", 3))
+		return false;
+	req = p + 3;
+	req_end = find_quote_or_unusual(req, end);
+	if (req_end == end || *req_end != '"')
+		return false;
+	p = req_end + 1;
+	if (end - p < 5 || p[0] != ' ' || !digits(p + 1, 3, &status) || p[4] != ' ')
+		return false;
+	p += 5;
+	if (f->fast == FAST_COMMON) {
+		/* $body_bytes_sent runs to the end of the line */
+		for (; p < end; p++)
+			if (!*p)
+				return false;
+	} else {
+		p = plain_field_end(p, end);
+		if (!p || end - p < 2 || p[1] != '"')
+			return false;
+		ref = p + 2;
+		ref_end = find_quote_or_unusual(ref, end);
+		if (ref_end == end || *ref_end != '"' || end - ref_end < 3 ||
+		    !same_bytes(ref_end, "\" \"", 3))
+			return false;
+		ua = ref_end + 3;
+		ua_end = find_quote_or_unusual(ua, end);
+		if (ua_end != end - 1 || *ua_end != '"')
+			return false;
+	}
+	/* "METHOD TARGET HTTP/x.y", or "METHOD TARGET" (HTTP/0.9) */
+	if (req_end - req == 1 && req[0] == '-')
+		return false;
+	for (sp1 = req; sp1 < req_end && *sp1 != ' '; sp1++)
+		;
+	/* the last space; mostly the one before "HTTP/1.1" */
+	if (req_end - sp1 > 9 && req_end[-9] == ' ' && !has_space8(req_end - 8))
+		sp2 = req_end - 9;
+	else
+		for (sp2 = req_end - 1; sp1 < req_end && sp2 > sp1 && *sp2 != ' '; sp2--)
+			;
+
+	/* The line is ours: terminate the fields in place. */
+	rec->status = (int)status;
+	*req_end = '\0';
+	if (sp1 == req_end) {
+		rec->method = rec->target = "";
+		rec->target_len = 0;
+	} else {
+		*sp1 = '\0';
+		rec->method = req;
+		rec->target = sp1 + 1;
+		if (sp2 > sp1 && req_end - sp2 > 5 && same_bytes(sp2 + 1, "HTTP/", 5)) {
+			*sp2 = '\0';
+			req_end = sp2;
+		}
+		rec->target_len = (size_t)(req_end - (sp1 + 1));
+	}
+	if (ua) {
+		rec->referer = plain_text(ref, ref_end, &ignored);
+		rec->user_agent = plain_text(ua, ua_end, &rec->user_agent_len);
+	} else {
+		rec->referer = rec->user_agent = "";
+		rec->user_agent_len = 0;
+	}
+	rec->xff = rec->forwarded = "";
+	rec->xff_len = rec->forwarded_len = 0;
+	*addr_end = '\0';
+	return true;
+}
+
+bool cs_logformat_parse_general(struct cs_logformat *f, char *line, size_t len,
+				struct cs_log_record *rec, struct cs_log_error *error)
 {
 	struct span sp[V_COUNT];       /* not cleared: the set mask tells which are filled */
 	uint32_t set = 0;
@@ -871,4 +1071,15 @@ bool cs_logformat_parse(struct cs_logformat *f, char *line, size_t len,
 			parse_nginx(f, line, len, sp, &set, error)))
 		return false;
 	return fill_record(f, sp, set, line, rec, error);
+}
+
+bool cs_logformat_parse(struct cs_logformat *f, char *line, size_t len,
+			struct cs_log_record *rec, struct cs_log_error *error)
+{
+	if (f->fast) {
+		line[len] = '\0';
+		if (parse_combined_fast(f, line, len, rec))
+			return true;
+	}
+	return cs_logformat_parse_general(f, line, len, rec, error);
 }

@@ -54,6 +54,11 @@ static void test_parse_edge_cases(void **state)
 		"1.2.3", "1.2.3.4.5", "1..2.3", ".1.2.3", "1.2.3.", "1.2.3.4 ", " 1.2.3.4",
 		"1.2.3.-4", "a.b.c.d", "", "1", "999.999.999.999", "1.2.3.4a", "1234.1.1.1",
 		"2001:db8::1", "::", "::1", "::ffff:192.0.2.1", "2001:db8::g", "1:2:3:4:5:6:7:8:9",
+		":", ":::", "1::2::3", ":1::", "1::", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8",
+		"1:2:3:4:5:6:7:8::", "1:2:3:4:5:6::1.2.3.4", "1:2:3:4:5:6:1.2.3.4", "::1.2.3.4", "::01.2.3.4",
+		"::1.2.3", "::1.2.3.4:5", "::1.2.3.4.5", "1:2:3:4:5:6:7:1.2.3.4", "::ffff:1.2.3.256",
+		"12345::", "0001:0002::", "::FFFF:192.0.2.1", "1:", "1:2:3:4:5:6:7:8:", "a1.2.3.4::",
+		"::a1.2.3.4", "2001:db8::1%eth0",
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -97,6 +102,75 @@ static void test_parse_generated(void **state)
 	}
 }
 
+/* IPv6 text as inet_ntop writes it, then bent: case, zero padding, edits from the alphabet. */
+static void test_parse_v6_generated(void **state)
+{
+	static const char alphabet[] = "0123456789abcdefABCDEF:.:::";
+	char text[128];
+
+	for (int i = 0; i < 300000; i++) {
+		uint64_t r = next_random(), s = next_random();
+		uint8_t bytes[16];
+		size_t n;
+
+		for (int k = 0; k < 16; k++)
+			bytes[k] = (uint8_t)(next_random() >> 11);
+		/* zero runs, for "::" in all places, and ::ffff:a.b.c.d */
+		for (int k = 0; k < 8; k++)
+			if ((s >> k) & 1)
+				bytes[2 * k] = bytes[2 * k + 1] = 0;
+		if ((r & 15) == 0) {
+			memset(bytes, 0, 10);
+			bytes[10] = bytes[11] = 0xff;
+		}
+		inet_ntop(AF_INET6, bytes, text, sizeof(text));
+		n = strlen(text);
+		switch ((r >> 4) & 7) {
+		case 0:
+		case 1:
+			break;
+		case 2:
+			/* upper case */
+			for (size_t k = 0; k < n; k++)
+				if (text[k] >= 'a' && text[k] <= 'f')
+					text[k] -= 32;
+			break;
+		case 3:
+			/* a byte replaced */
+			text[(r >> 8) % n] = alphabet[(r >> 16) % (sizeof(alphabet) - 1)];
+			break;
+		case 4:
+			/* a byte inserted */
+			if (n + 1 < sizeof(text)) {
+				size_t at = (r >> 8) % (n + 1);
+
+				memmove(text + at + 1, text + at, n - at + 1);
+				text[at] = alphabet[(r >> 16) % (sizeof(alphabet) - 1)];
+			}
+			break;
+		case 5:
+			/* a byte removed */
+			memmove(text + (r >> 8) % n, text + (r >> 8) % n + 1, n - (r >> 8) % n);
+			break;
+		case 6:
+			/* every group padded to four digits, or one group to five */
+			snprintf(text, sizeof(text), "%04x:%04x:%x:%x:%x:%x:%x:%05x", bytes[0] << 8 | bytes[1],
+				 bytes[2] << 8 | bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8],
+				 (unsigned)(r >> 16) & 0x1ffff);
+			break;
+		default: {
+			/* random text from the alphabet */
+			size_t len = (r >> 8) % 48;
+
+			for (size_t k = 0; k < len; k++)
+				text[k] = alphabet[(next_random() >> 5) % (sizeof(alphabet) - 1)];
+			text[len] = '\0';
+		}
+		}
+		expect_parse_like_libc(text);
+	}
+}
+
 static void test_parse_n_stops_at_length(void **state)
 {
 	struct cs_addr a;
@@ -106,6 +180,10 @@ static void test_parse_n_stops_at_length(void **state)
 	assert_memory_equal(a.bytes, ((uint8_t[16]){ 192, 0, 2, 17 }), 16);
 	assert_false(cs_addr_parse_n("192.0.2.17", 8, &a));        /* "192.0.2." */
 	assert_int_equal(a.family, 0);
+	/* a NUL inside the length is not the end of the address */
+	assert_false(cs_addr_parse_n("2001:db8::\0001", 12, &a));
+	assert_false(cs_addr_parse_n("192.0.2.1\0009", 11, &a));
+	assert_false(cs_addr_parse_n("::ffff:192.0.2.1\0", 17, &a));
 }
 
 static void expect_format_like_libc(const struct cs_addr *a)
@@ -220,6 +298,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_edge_cases),
 		cmocka_unit_test(test_parse_generated),
+		cmocka_unit_test(test_parse_v6_generated),
 		cmocka_unit_test(test_parse_n_stops_at_length),
 		cmocka_unit_test(test_format_edge_cases),
 		cmocka_unit_test(test_format_generated),

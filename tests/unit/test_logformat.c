@@ -333,6 +333,168 @@ static void test_bad_lines(void **state)
 	cs_logformat_free(j);
 }
 
+/* An escape that decodes to NUL would cut a field's C string short of its length. */
+static void test_escaped_nul_is_bad_line(void **state)
+{
+	struct cs_logformat *f = compile_ok("combined");
+	struct cs_logformat *c = compile_ok("$remote_addr [$time_local] \"$request_method $request_uri\" "
+					    "xff=\"$http_x_forwarded_for\" fwd=\"$http_forwarded\"");
+	struct cs_logformat *j = compile_ok("json");
+	struct parsed p;
+
+	expect_bad(f, "192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r?s=\\x00a HTTP/1.1\" 200 1 \"-\" \"a\"",
+		   "escaped NUL byte in field");
+	parse(f, "192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r?s=\\x00a HTTP/1.1\" 200 1 \"-\" \"a\"", &p);
+	assert_int_equal(p.err.column, 54);
+	expect_bad(f, "192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET / HTTP/1.1\" 200 1 \"-\" \"a\\x00b\"",
+		   "escaped NUL byte in field");
+	expect_bad(f, "192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET / HTTP/1.1\" 200 1 \"\\x00\" \"a\"",
+		   "escaped NUL byte in field");
+	expect_bad(c, "192.0.2.1 [03/Mar/2019:22:06:33 -0100] \"GET /r\\x00\" xff=\"-\" fwd=\"-\"",
+		   "escaped NUL byte in field");
+	expect_bad(c, "192.0.2.1 [03/Mar/2019:22:06:33 -0100] \"G\\x00T /r\" xff=\"-\" fwd=\"-\"",
+		   "escaped NUL byte in field");
+	expect_bad(c, "192.0.2.1 [03/Mar/2019:22:06:33 -0100] \"GET /r\" xff=\"198.51.100.7\\x00, 192.0.2.9\" "
+		   "fwd=\"-\"", "escaped NUL byte in field");
+	expect_bad(c, "192.0.2.1 [03/Mar/2019:22:06:33 -0100] \"GET /r\" xff=\"-\" fwd=\"for=\\x00\"",
+		   "escaped NUL byte in field");
+	expect_bad(j, "{\"msec\":\"1551654393\",\"remote_addr\":\"192.0.2.1\",\"request\":\"GET /\\u0000 HTTP/1.1\"}",
+		   "escaped NUL byte in field");
+	expect_bad(j, "{\"msec\":\"1551654393\",\"remote_addr\":\"192.0.2.1\",\"request\":\"GET / HTTP/1.1\","
+		   "\"http_x_forwarded_for\":\"\\u0000\"}", "escaped NUL byte in field");
+	/* other escapes still decode, and the lengths match the strings */
+	parse(c, "192.0.2.1 [03/Mar/2019:22:06:33 -0100] \"GET /r\\x01\\x22\" xff=\"198.51.100.7\\x20\" fwd=\"-\"",
+	      &p);
+	assert_true(p.ok);
+	assert_string_equal(p.rec.target, "/r\x01\"");
+	assert_int_equal(p.rec.target_len, strlen(p.rec.target));
+	assert_string_equal(p.rec.xff, "198.51.100.7 ");
+	assert_int_equal(p.rec.xff_len, strlen(p.rec.xff));
+	cs_logformat_free(f);
+	cs_logformat_free(c);
+	cs_logformat_free(j);
+}
+
+/*
+ * The combined/common fast path against the general parser: same verdict,
+ * same error, same record (strings at the same places in the line, same
+ * lengths) and the same bytes left in the line.
+ */
+static void expect_same_parse(struct cs_logformat *f, const char *line, size_t len)
+{
+	static char fast_buf[4096], general_buf[4096];
+	struct cs_log_record fast, general;
+	struct cs_log_error fast_err = { 0 }, general_err = { 0 };
+	bool fast_ok, general_ok;
+
+	assert_true(len < sizeof(fast_buf));
+	memset(&fast, 0, sizeof(fast));
+	memset(&general, 0, sizeof(general));
+	memcpy(fast_buf, line, len);
+	memcpy(general_buf, line, len);
+	fast_ok = cs_logformat_parse(f, fast_buf, len, &fast, &fast_err);
+	general_ok = cs_logformat_parse_general(f, general_buf, len, &general, &general_err);
+	if (fast_ok != general_ok)
+		fail_msg("fast %d, general %d on: %.*s", fast_ok, general_ok, (int)len, line);
+	if (!fast_ok) {
+		assert_string_equal(fast_err.reason, general_err.reason);
+		assert_int_equal(fast_err.column, general_err.column);
+		return;
+	}
+	assert_memory_equal(fast_buf, general_buf, len + 1);
+	assert_int_equal(fast.ts_us, general.ts_us);
+	assert_int_equal(fast.remote.family, general.remote.family);
+	assert_memory_equal(fast.remote.bytes, general.remote.bytes, 16);
+	assert_int_equal(fast.status, general.status);
+	assert_int_equal(fast.target_len, general.target_len);
+	assert_int_equal(fast.user_agent_len, general.user_agent_len);
+	assert_int_equal(fast.xff_len, general.xff_len);
+	assert_int_equal(fast.forwarded_len, general.forwarded_len);
+#define SAME_TEXT(field)                                                                         \
+	do {                                                                                     \
+		if (*fast.field || *general.field)                                               \
+			assert_int_equal(fast.field - fast_buf, general.field - general_buf);    \
+	} while (0)
+	SAME_TEXT(method);
+	SAME_TEXT(target);
+	SAME_TEXT(user_agent);
+	SAME_TEXT(referer);
+	SAME_TEXT(xff);
+	SAME_TEXT(forwarded);
+#undef SAME_TEXT
+	assert_int_equal(strlen(fast.target), fast.target_len);
+	assert_int_equal(strlen(fast.user_agent), fast.user_agent_len);
+}
+
+static void test_fast_path_matches_general(void **state)
+{
+	static const char *const lines[] = {
+		seed_line,
+		"192.0.2.1 - - [16/Nov/2026:09:00:00 +0100] \"GET /redirect?link=L1&l=r0s1&s=m0 HTTP/1.1\" 302 0 "
+		"\"-\" \"Mozilla/5.0 (Windows NT 10.0; Win64; x64)\"",
+		"2001:db8::1 - alice [16/Nov/2026:09:00:00 -0530] \"HEAD /r HTTP/2.0\" 200 512 "
+		"\"https://example.com/\" \"curl/8.0\"",
+		"[2001:db8::1] - - [16/Nov/2026:08:00:00 +0000] \"GET /redirect?link=L&l=R&s=S HTTP/1.1\" 302 0 \"-\" \"a\"",
+		"::ffff:192.0.2.7 - - [29/Feb/2024:23:59:60 +1400] \"GET /x HTTP/1.0\" 404 - \"-\" \"-\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r?a=\\\"q\\\" HTTP/1.1\" 200 1 \"-\" \"a \\\"b\\\" c\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" 200 1 \"\\x41\" \"ua\\xE2\\x82\\xAC\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r\\x00 HTTP/1.1\" 200 1 \"-\" \"a\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"-\" 400 0 \"-\" \"-\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" - 0 \"-\" \"a\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r\" 200 0 \"-\" \"a\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET\" 200 0 \"-\" \"a\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"\" 200 0 \"\" \"\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET  HTTP/1.1\" 200 0 \"-\" \"a\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /a b HTTP/1.1\" 200 0 \"-\" \"a\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /a HTTP/\" 200 0 \"-\" \"a\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /a HTTP\" 200 0 \"-\" \"a\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /a HTTP/1.1 \" 200 0 \"-\" \"a\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" 200 0 \"-\" \"a\"b\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" 200 0 \"-\" \"a\" extra",
+		"192.0.2.1 -  [03/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" 200 0 \"-\" \"a\"",
+		"192.0.2.1 - bob smith [03/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" 200 0 \"-\" \"a\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" 2000 0 \"-\" \"a\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" 200 0 1 \"-\" \"a\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100]  \"GET /r HTTP/1.1\" 200 0 \"-\" \"a\"",
+		"192.0.2.1 - - [3/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" 200 0 \"-\" \"a\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100 ] \"GET /r HTTP/1.1\" 200 0 \"-\" \"a\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" 200 0",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" 200 0 extra \"text\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" 200 ",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" 200",
+		"192.0.2.01 - - [03/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" 200 0 \"-\" \"a\"",
+		"192.0.2.1\t- - [03/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" 200 0 \"-\" \"a\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" 200 0 \"-\" \"0123456789abcdef\\\\\"",
+		"192.0.2.1 - - [03/Mar/2019:22:06:33 -0100] \"GET /r HTTP/1.1\" 200 0 \"-\" \"0123456789abcdef0123456789\"",
+	};
+	/* bytes that end fields, escape, or do not belong in a line */
+	static const char specials[] = { '"', '\\', ' ', '\0', '-', ']', '[', '\t', 'x', '/', ':' };
+	struct cs_logformat *formats[] = {
+		compile_ok("combined"), compile_ok("common"), compile_ok(CS_LOGFORMAT_COMBINED),
+	};
+
+	for (size_t fi = 0; fi < sizeof(formats) / sizeof(formats[0]); fi++) {
+		for (size_t li = 0; li < sizeof(lines) / sizeof(lines[0]); li++) {
+			char line[1024];
+			size_t len = strlen(lines[li]);
+
+			/* every truncation, and every byte replaced by each special */
+			for (size_t cut = 0; cut <= len; cut++)
+				expect_same_parse(formats[fi], lines[li], cut);
+			for (size_t at = 0; at < len; at++) {
+				for (size_t k = 0; k < sizeof(specials); k++) {
+					memcpy(line, lines[li], len);
+					line[at] = specials[k];
+					expect_same_parse(formats[fi], line, len);
+				}
+			}
+		}
+		/* common lines are combined lines cut after the size */
+		expect_same_parse(formats[fi], seed_line, strstr(seed_line, " 302 0") + 6 - seed_line);
+		cs_logformat_free(formats[fi]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -347,6 +509,8 @@ int main(void)
 		cmocka_unit_test(test_custom_log_format),
 		cmocka_unit_test(test_compile_errors),
 		cmocka_unit_test(test_bad_lines),
+		cmocka_unit_test(test_escaped_nul_is_bad_line),
+		cmocka_unit_test(test_fast_path_matches_general),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
