@@ -349,6 +349,13 @@ static inline __attribute__((always_inline)) void hash_bytes(struct hasher *h, c
 	const uint8_t *p = data, *end = p + len;
 
 	h->total += len;
+	/* after a length prefix: its word and the first 8 bytes make a block */
+	if (h->tail_len == 8 && end - p >= 8) {
+		mm_block(h, h->tail[0], load_le64(p));
+		p += 8;
+		h->tail[0] = h->tail[1] = 0;
+		h->tail_len = 0;
+	}
 	if (h->tail_len == 0)
 		for (; end - p >= 16; p += 16)
 			mm_block(h, load_le64(p), load_le64(p + 8));
