@@ -17,6 +17,7 @@
  * to 100k prefixes take under 10 MiB, in huge pages where allowed.
  */
 #include "ranges.h"
+#include "learned.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -753,6 +754,10 @@ static int parse_line(struct parse_ctx *p, char *line)
 	if (!provider_name_valid(provider))
 		return parse_fail(p, "bad provider name '%s' (want [a-z0-9_-], 1-%d characters)",
 				  provider, CS_PROVIDER_NAME_LEN - 1);
+	/* verdicts of learned scanners name this provider: a list must not */
+	if (!strcmp(provider, CS_LEARNED_PROVIDER))
+		return parse_fail(p, "provider name '%s' is reserved for learned scanners",
+				  provider);
 	while ((tok = strtok_r(NULL, " \t\r\n\v\f", &save))) {
 		if (!strcmp(tok, "weak"))
 			range.flags |= CS_RANGE_WEAK;
@@ -761,6 +766,9 @@ static int parse_line(struct parse_ctx *p, char *line)
 		else
 			return parse_fail(p, "unknown flag '%s' (known: weak, allow)", tok);
 	}
+	if (range.flags == (CS_RANGE_WEAK | CS_RANGE_ALLOW))
+		return parse_fail(p, "flags 'weak' and 'allow' contradict each other "
+				  "(weak: suspect by range; allow: never by range)");
 	range.provider_id = provider_intern(r, provider);
 	if (!range.provider_id)
 		return parse_fail(p, "too many providers (at most %d)", CS_MAX_PROVIDERS - 1);

@@ -267,6 +267,9 @@ static void test_errors(void **state)
 		  "t.txt:3: bad provider name 'abcdefghijklmnopqrstuvwxyz012345' (want [a-z0-9_-], 1-31 characters)" },
 		{ "192.0.2.0/24 p strong", "t.txt:3: unknown flag 'strong' (known: weak, allow)" },
 		{ "192.0.2.0/24 p weak WEAK", "t.txt:3: unknown flag 'WEAK' (known: weak, allow)" },
+		{ "192.0.2.0/24 p weak allow",
+		  "t.txt:3: flags 'weak' and 'allow' contradict each other (weak: suspect by range; allow: never by range)" },
+		{ "192.0.2.0/24 learned", "t.txt:3: provider name 'learned' is reserved for learned scanners" },
 	};
 	char text[512], err[256];
 
@@ -340,7 +343,7 @@ static void test_write_round_trip(void **state)
 		"2001:db8::/32 b\n"
 		"192.0.2.128/25 a allow\n"
 		"192.0.2.0/24 a weak\n"
-		"10.0.0.0/8 b weak allow\n";
+		"10.0.0.0/8 b\n";
 	struct cs_ranges *r = cs_ranges_new(), *again = cs_ranges_new();
 	char *text = NULL, err[256];
 	size_t len = 0;
@@ -350,7 +353,7 @@ static void test_write_round_trip(void **state)
 	assert_int_equal(cs_ranges_write(r, f), 0);
 	fclose(f);
 	assert_string_equal(text,
-		"10.0.0.0/8                                  b weak allow\n"
+		"10.0.0.0/8                                  b\n"
 		"192.0.2.0/24                                a weak\n"
 		"192.0.2.128/25                              a allow\n"
 		"2001:db8::/32                               b\n");
