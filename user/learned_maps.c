@@ -133,53 +133,82 @@ static int compare_entries(const void *pa, const void *pb)
 	return memcmp(a->client.bytes, b->client.bytes, sizeof(a->client.bytes));
 }
 
+/* Entries per batch lookup: one syscall reads this many. */
+#define READ_BATCH 1024
+
+static int append_entry(struct cs_learned_entry **list, size_t *count, size_t *cap, int fam,
+			const uint8_t *key, const struct cs_learned_value *v)
+{
+	struct cs_learned_entry *e;
+
+	if (*count == *cap) {
+		size_t grown_cap = *cap ? 2 * *cap : 256;
+		struct cs_learned_entry *grown = realloc(*list, grown_cap * sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		*list = grown;
+		*cap = grown_cap;
+	}
+	e = &(*list)[(*count)++];
+	memset(e, 0, sizeof(*e));
+	e->client.family = fam ? 6 : 4;
+	memcpy(e->client.bytes, key, key_sizes[fam]);
+	e->expiry_us = v->expiry_unix_us;
+	e->first_us = v->first_us;
+	e->last_us = v->last_us;
+	e->evidence = v->evidence;
+	e->prefixlen = v->prefixlen;
+	return 0;
+}
+
 int cs_learned_maps_read(struct cs_learned_maps *m, struct cs_learned_entry **out, size_t *n,
 			 char *err, size_t errlen)
 {
+	uint8_t *keys = malloc(READ_BATCH * 16);
+	struct cs_learned_value *values = malloc(READ_BATCH * sizeof(*values));
 	struct cs_learned_entry *list = NULL;
 	size_t count = 0, cap = 0;
 
-	for (int fam = 0; fam < 2; fam++) {
-		uint8_t key[16], next[16];
-		void *prev = NULL;
-
-		while (bpf_map_get_next_key(m->fd[fam], prev, next) == 0) {
-			struct cs_learned_value v;
-			struct cs_learned_entry *e;
-
-			memcpy(key, next, key_sizes[fam]);
-			prev = key;
-			/* deleted since: skip */
-			if (bpf_map_lookup_elem(m->fd[fam], key, &v))
-				continue;
-			if (count == cap) {
-				size_t grown_cap = cap ? 2 * cap : 256;
-				struct cs_learned_entry *grown = realloc(list, grown_cap * sizeof(*grown));
-
-				if (!grown) {
-					free(list);
-					snprintf(err, errlen, "out of memory");
-					return -1;
-				}
-				list = grown;
-				cap = grown_cap;
-			}
-			e = &list[count++];
-			memset(e, 0, sizeof(*e));
-			e->client.family = fam ? 6 : 4;
-			memcpy(e->client.bytes, key, key_sizes[fam]);
-			e->expiry_us = v.expiry_unix_us;
-			e->first_us = v.first_us;
-			e->last_us = v.last_us;
-			e->evidence = v.evidence;
-			e->prefixlen = v.prefixlen;
-		}
+	if (!keys || !values) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
 	}
+
+	for (int fam = 0; fam < 2; fam++) {
+		__u32 token, got;
+		void *from = NULL;
+		int rc;
+
+		/* a hash map's batch token is a bucket index */
+		do {
+			got = READ_BATCH;
+			rc = bpf_map_lookup_batch(m->fd[fam], from, &token, keys, values, &got, NULL);
+			if (rc && errno != ENOENT) {
+				snprintf(err, errlen, "reading %s: %s", map_names[fam], strerror(errno));
+				goto fail;
+			}
+			for (__u32 i = 0; i < got; i++)
+				if (append_entry(&list, &count, &cap, fam, keys + i * key_sizes[fam],
+						 &values[i])) {
+					snprintf(err, errlen, "out of memory");
+					goto fail;
+				}
+			from = &token;
+		} while (rc == 0);
+	}
+	free(keys);
+	free(values);
 	if (count)
 		qsort(list, count, sizeof(*list), compare_entries);
 	*out = list;
 	*n = count;
 	return 0;
+fail:
+	free(keys);
+	free(values);
+	free(list);
+	return -1;
 }
 
 long cs_learned_maps_load(struct cs_learned_maps *m, struct cs_learned *l, uint64_t now_us,
@@ -209,20 +238,20 @@ long cs_learned_maps_load(struct cs_learned_maps *m, struct cs_learned *l, uint6
 }
 
 struct forget_ctx {
-	struct cs_learned_maps *m;
+	const struct cs_learned_entry *in_maps;    /* sorted */
+	size_t n_in_maps;
 	struct cs_addr *gone;
 	size_t n_gone, cap_gone;
 	bool oom;
 };
 
+/* Learned here but no longer in the maps: an operator deleted it. */
 static void collect_deleted(void *ctx, const struct cs_learned_entry *e)
 {
 	struct forget_ctx *f = ctx;
-	struct cs_learned_value v;
-	int fam = family_index(&e->client);
+	struct cs_learned_entry probe = { .client = e->client };
 
-	if (fam < 0 || bpf_map_lookup_elem(f->m->fd[fam], e->client.bytes, &v) == 0 ||
-	    errno != ENOENT)
+	if (bsearch(&probe, f->in_maps, f->n_in_maps, sizeof(probe), compare_entries))
 		return;
 	if (f->n_gone == f->cap_gone) {
 		size_t cap = f->cap_gone ? 2 * f->cap_gone : 16;
@@ -241,11 +270,15 @@ static void collect_deleted(void *ctx, const struct cs_learned_entry *e)
 int cs_learned_maps_reconcile(struct cs_learned_maps *m, struct cs_learned *l, char *err,
 			      size_t errlen)
 {
-	struct forget_ctx f = { .m = m };
+	struct forget_ctx f = { 0 };
 	struct cs_learned_entry *list = NULL;
 	size_t n = 0;
 	int ret = -1;
 
+	if (cs_learned_maps_read(m, &list, &n, err, errlen))
+		goto out;
+	f.in_maps = list;
+	f.n_in_maps = n;
 	/* Collected first: forgetting while iterating would move the entries. */
 	cs_learned_foreach(l, collect_deleted, &f);
 	if (f.oom) {
@@ -254,8 +287,6 @@ int cs_learned_maps_reconcile(struct cs_learned_maps *m, struct cs_learned *l, c
 	}
 	for (size_t i = 0; i < f.n_gone; i++)
 		cs_learned_forget(l, &f.gone[i]);
-	if (cs_learned_maps_read(m, &list, &n, err, errlen))
-		goto out;
 	for (size_t i = 0; i < n; i++) {
 		if (cs_learned_add(l, &list[i])) {
 			snprintf(err, errlen, "learned scanners: %s", strerror(errno));

@@ -186,6 +186,53 @@ static void test_operator_changes_followed(void **state)
 	unpin_all();
 }
 
+/* More entries than one batch lookup reads: all come back, once, sorted. */
+static void test_read_many(void **state)
+{
+	struct cs_learned_value v = { .expiry_unix_us = T0 + DAY, .first_us = T0, .last_us = T0,
+				      .evidence = 3, .prefixlen = 32 };
+	struct cs_learned_maps *m;
+	struct cs_learned_entry *list;
+	char err[256], path[128];
+	int fd4, fd6;
+	size_t n, i;
+
+	if (geteuid() != 0)
+		skip_unless_ci();
+	m = cs_learned_maps_open(pin_dir, true, 8192, err, sizeof(err));
+	assert_non_null(m);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, CS_MAP_LEARNED_V4);
+	fd4 = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, CS_MAP_LEARNED_V6);
+	fd6 = bpf_obj_get(path);
+	assert_true(fd4 >= 0 && fd6 >= 0);
+	for (i = 0; i < 2500; i++) {
+		uint8_t key4[4] = { 198, 51, (uint8_t)(i >> 8), (uint8_t)i };
+		uint8_t key6[16] = { 0x20, 0x01, 0x0d, 0xb8, [14] = (uint8_t)(i >> 8), [15] = (uint8_t)i };
+
+		v.evidence = (uint32_t)i;
+		assert_int_equal(bpf_map_update_elem(fd4, key4, &v, BPF_ANY), 0);
+		if (i < 1100)
+			assert_int_equal(bpf_map_update_elem(fd6, key6, &v, BPF_ANY), 0);
+	}
+	assert_int_equal(cs_learned_maps_read(m, &list, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 2500 + 1100);
+	for (i = 0; i < 2500; i++) {
+		assert_int_equal(list[i].client.family, 4);
+		assert_int_equal(list[i].client.bytes[2] << 8 | list[i].client.bytes[3], i);
+		assert_int_equal(list[i].evidence, i);
+	}
+	for (i = 0; i < 1100; i++) {
+		assert_int_equal(list[2500 + i].client.family, 6);
+		assert_int_equal(list[2500 + i].evidence, i);
+	}
+	free(list);
+	close(fd4);
+	close(fd6);
+	cs_learned_maps_close(m);
+	unpin_all();
+}
+
 static void test_wrong_layout_refused(void **state)
 {
 	char err[256], path[128];
@@ -211,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_missing_without_create),
 		cmocka_unit_test(test_write_through_and_restore),
 		cmocka_unit_test(test_operator_changes_followed),
+		cmocka_unit_test(test_read_many),
 		cmocka_unit_test(test_wrong_layout_refused),
 	};
 
