@@ -11,6 +11,9 @@
 
 #define READ_CHUNK (128 * 1024)       /* lines are still in L2 when parsed */
 
+/* Bytes compared to see a followed file cut to zero and refilled in place. */
+#define TAIL_BYTES 64
+
 struct cs_log_source {
 	char *path;
 	int fd;
@@ -26,6 +29,9 @@ struct cs_log_source {
 	uint64_t offset;                /* bytes of the file consumed (compressed for gzip) */
 	unsigned reopens;
 	bool reopen_pending;             /* rotated: reopen the path on the next call */
+	bool idle;                       /* following, at the end of the file */
+	uint8_t tail[TAIL_BYTES];        /* the bytes before offset when idle began */
+	uint8_t tail_len;
 	char error[256];
 };
 
@@ -61,6 +67,7 @@ static int open_path(struct cs_log_source *s, char *err, size_t errlen)
 		s->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
 	}
 	s->offset = 0;
+	s->idle = false;
 	s->lineno = 0;
 	s->start = s->end = 0;
 	s->skipping = false;
@@ -170,18 +177,42 @@ static ssize_t read_more(struct cs_log_source *s)
 	return n;
 }
 
-/* At end of data while following: 1 = the path now names another file or was truncated. */
-static int check_rotation(struct cs_log_source *s)
+enum rotation { NOT_ROTATED, RENAMED, TRUNCATED };
+
+/*
+ * copytruncate: logrotate copies the file and cuts it to zero, and new
+ * lines may refill it to our offset or past it before we look again. The
+ * bytes just before the offset, kept when we went idle, then differ.
+ */
+static void remember_tail(struct cs_log_source *s)
+{
+	size_t n = s->offset < TAIL_BYTES ? (size_t)s->offset : TAIL_BYTES;
+
+	s->idle = true;
+	s->tail_len = pread(s->fd, s->tail, n, (off_t)(s->offset - n)) == (ssize_t)n ? n : 0;
+}
+
+static bool tail_changed(const struct cs_log_source *s)
+{
+	uint8_t now[TAIL_BYTES];
+	size_t n = s->tail_len;
+
+	return n && (pread(s->fd, now, n, (off_t)(s->offset - n)) != (ssize_t)n ||
+		     memcmp(now, s->tail, n));
+}
+
+/* While following: whether the path now names another file, or this one was cut. */
+static enum rotation check_rotation(struct cs_log_source *s)
 {
 	struct stat st;
 
 	if (stat(s->path, &st))
-		return 0;               /* renamed away, not recreated yet */
+		return NOT_ROTATED;     /* renamed away, not recreated yet */
 	if (st.st_dev != s->dev || st.st_ino != s->ino)
-		return 1;
-	if ((uint64_t)st.st_size < s->offset)
-		return 1;
-	return 0;
+		return RENAMED;
+	if ((uint64_t)st.st_size < s->offset || tail_changed(s))
+		return TRUNCATED;
+	return NOT_ROTATED;
 }
 
 static enum cs_log_read take_line(struct cs_log_source *s, char *nl, char **line, size_t *len,
@@ -218,6 +249,7 @@ enum cs_log_read cs_log_source_next(struct cs_log_source *s, char **line, size_t
 	}
 	for (;;) {
 		char *nl = memchr(s->buf + s->start, '\n', s->end - s->start);
+		enum rotation rotation;
 		ssize_t n;
 
 		if (nl)
@@ -230,20 +262,35 @@ enum cs_log_read cs_log_source_next(struct cs_log_source *s, char **line, size_t
 		s->end -= s->start;
 		s->start = 0;
 
-		n = read_more(s);
-		if (n < 0)
-			return CS_LOG_ERROR;
-		if (n > 0)
-			continue;
-		if (s->follow) {
-			if (!check_rotation(s))
-				return CS_LOG_AGAIN;
-			/* Lines written just before the rename are still in the old file. */
+		/* Back from idle: new bytes may belong to a refilled file. */
+		rotation = NOT_ROTATED;
+		if (s->idle) {
+			rotation = check_rotation(s);
+			s->idle = false;
+			s->tail_len = 0;        /* holds only for the offset it was taken at */
+		}
+		if (rotation != TRUNCATED) {
 			n = read_more(s);
 			if (n < 0)
 				return CS_LOG_ERROR;
 			if (n > 0)
 				continue;
+		}
+		if (s->follow) {
+			if (rotation == NOT_ROTATED)
+				rotation = check_rotation(s);
+			if (rotation == NOT_ROTATED) {
+				remember_tail(s);
+				return CS_LOG_AGAIN;
+			}
+			/* Lines written just before a rename are still in the old file. */
+			if (rotation == RENAMED) {
+				n = read_more(s);
+				if (n < 0)
+					return CS_LOG_ERROR;
+				if (n > 0)
+					continue;
+			}
 			s->reopen_pending = true;
 		}
 		if (s->end == 0 && !s->skipping)
