@@ -367,7 +367,7 @@ int clicksieve_xdp(struct xdp_md *ctx)
 	struct cs_counters *cnt;
 	__u32 zero = 0, payload_len;
 	struct cs_pkt pkt;
-	__u8 *tcp;
+	__u8 *tcp, family;
 	int rc;
 
 	cnt = bpf_map_lookup_elem(&counters, &zero);
@@ -377,11 +377,16 @@ int clicksieve_xdp(struct xdp_md *ctx)
 	cnt->v[CS_CNT_BYTES] += data_end - data;
 
 	/* Most packets are decided here, before the general parser. */
+	family = 4;
 	rc = cs_parse_plain_ipv4(data, data_end, &tcp, &payload_len);
+	if (rc == -1) {
+		family = 6;
+		rc = cs_parse_plain_ipv6(data, data_end, &tcp, &payload_len);
+	}
 	if (rc == CS_PARSE_OK) {
 		if (!needs_answer(tcp[13], cs_get_be16(tcp + 2), payload_len))
 			return XDP_PASS;
-		cs_pkt_from_plain_ipv4(tcp, payload_len, &pkt);
+		cs_pkt_from_plain(tcp, payload_len, family, &pkt);
 	} else if (rc == CS_CNT_NON_TCP) {
 		cnt->v[CS_CNT_NON_TCP]++;
 		return XDP_PASS;

@@ -8,8 +8,8 @@
  *	struct cs_pkt pkt;
  *	int rc = cs_parse_packet(frame, frame + frame_len, &pkt);
  *
- * (The XDP program first tries cs_parse_plain_ipv4, which decides the
- * common frame in a few instructions, then cs_parse_headers_general, and
+ * (The XDP program first tries cs_parse_plain_ipv4 and _ipv6, which decide
+ * the common frames in a few instructions, then cs_parse_headers_general, and
  * copies the addresses with cs_pkt_copy_addrs only for packets it looks up
  * or reports.)
  *
@@ -316,8 +316,8 @@ static __always_inline int cs_parse_headers_general(void *data, void *data_end,
  * CS_CNT_NON_TCP: another protocol; -1: any other frame, for which
  * cs_parse_headers decides. Where this returns CS_PARSE_OK or
  * CS_CNT_NON_TCP, cs_parse_headers_general returns the same, and for a
- * segment the same pkt as cs_pkt_from_plain_ipv4 (test_packet_parse checks
- * every fixture and every truncation).
+ * segment the same pkt as cs_pkt_from_plain (test_packet_parse checks
+ * every fixture, every truncation and every single-bit header flip).
  */
 static __always_inline int cs_parse_plain_ipv4(void *data, void *data_end, __u8 **tcp,
 					       __u32 *payload_len)
@@ -348,11 +348,38 @@ static __always_inline int cs_parse_plain_ipv4(void *data, void *data_end, __u8 
 	return CS_PARSE_OK;
 }
 
-/* The pkt of a frame cs_parse_plain_ipv4 found to be a TCP segment. */
-static __always_inline void cs_pkt_from_plain_ipv4(const __u8 *tcp, __u32 payload_len,
-						   struct cs_pkt *pkt)
+/*
+ * The same for untagged IPv6 whose next header is TCP (no extension
+ * headers): CS_PARSE_OK with *tcp and *payload_len, or -1.
+ */
+static __always_inline int cs_parse_plain_ipv6(void *data, void *data_end, __u8 **tcp,
+					       __u32 *payload_len)
 {
-	pkt->family = 4;
+	__u8 *ip = (__u8 *)data + CS_ETH_HLEN;
+	__u8 *th = ip + CS_IPV6_HLEN;
+	__u32 plen, tcp_hlen;
+
+	if (th + CS_TCP_MIN_HLEN > (__u8 *)data_end)
+		return -1;
+	if (cs_load16((__u8 *)data + 12) != cs_be16_to_host(CS_ETH_P_IPV6) || ip[0] >> 4 != 6 ||
+	    ip[6] != CS_IPPROTO_TCP)
+		return -1;
+	plen = cs_get_be16(ip + 4);
+	tcp_hlen = (th[12] >> 4) * 4;
+	if (tcp_hlen < CS_TCP_MIN_HLEN || plen < tcp_hlen || th + plen > (__u8 *)data_end)
+		return -1;
+	*tcp = th;
+	*payload_len = plen - tcp_hlen;
+	return CS_PARSE_OK;
+}
+
+/* The pkt of a TCP segment cs_parse_plain_ipv4 (family 4) or _ipv6 (6) accepted. */
+static __always_inline void cs_pkt_from_plain(const __u8 *tcp, __u32 payload_len, __u8 family,
+					      struct cs_pkt *pkt)
+{
+	__u32 l4_off = CS_ETH_HLEN + (family == 4 ? CS_IPV4_MIN_HLEN : CS_IPV6_HLEN);
+
+	pkt->family = family;
 	pkt->vlan_tags = 0;
 	pkt->first_fragment = 0;
 	pkt->tcp_flags = tcp[13];
@@ -360,8 +387,8 @@ static __always_inline void cs_pkt_from_plain_ipv4(const __u8 *tcp, __u32 payloa
 	pkt->dport = cs_get_be16(tcp + 2);
 	pkt->seq = cs_get_be32(tcp + 4);
 	pkt->l3_off = CS_ETH_HLEN;
-	pkt->l4_off = CS_ETH_HLEN + CS_IPV4_MIN_HLEN;
-	pkt->payload_off = CS_ETH_HLEN + CS_IPV4_MIN_HLEN + (tcp[12] >> 4) * 4;
+	pkt->l4_off = l4_off;
+	pkt->payload_off = l4_off + (tcp[12] >> 4) * 4;
 	pkt->payload_len = payload_len;
 }
 
@@ -373,10 +400,13 @@ static __always_inline int cs_parse_headers(void *data, void *data_end, struct c
 {
 	__u32 payload_len;
 	__u8 *tcp;
-	int rc = cs_parse_plain_ipv4(data, data_end, &tcp, &payload_len);
 
-	if (rc == CS_PARSE_OK) {
-		cs_pkt_from_plain_ipv4(tcp, payload_len, pkt);
+	if (cs_parse_plain_ipv4(data, data_end, &tcp, &payload_len) == CS_PARSE_OK) {
+		cs_pkt_from_plain(tcp, payload_len, 4, pkt);
+		return CS_PARSE_OK;
+	}
+	if (cs_parse_plain_ipv6(data, data_end, &tcp, &payload_len) == CS_PARSE_OK) {
+		cs_pkt_from_plain(tcp, payload_len, 6, pkt);
 		return CS_PARSE_OK;
 	}
 	return cs_parse_headers_general(data, data_end, pkt);

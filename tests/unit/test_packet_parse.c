@@ -133,20 +133,25 @@ static void test_short_ip_length(void **state)
 static int check_plain_agrees(const __u8 *f, size_t len, const char *what)
 {
 	struct cs_pkt plain, general;
-	__u32 payload_len;
-	__u8 *tcp;
+	__u32 payload_len = 0;
+	__u8 *tcp = NULL, family;
 	int rc, want;
 
 	memset(&plain, 0, sizeof(plain));
 	memset(&general, 0, sizeof(general));
 	rc = cs_parse_plain_ipv4((void *)f, (void *)(f + len), &tcp, &payload_len);
+	family = 4;
+	if (rc == -1) {
+		rc = cs_parse_plain_ipv6((void *)f, (void *)(f + len), &tcp, &payload_len);
+		family = 6;
+	}
 	if (rc == -1)
 		return 0;
 	want = cs_parse_headers_general((void *)f, (void *)(f + len), &general);
 	if (rc != want)
 		fail_msg("%s: fast path gave %d, general parser %d", what, rc, want);
 	if (rc == CS_PARSE_OK) {
-		cs_pkt_from_plain_ipv4(tcp, payload_len, &plain);
+		cs_pkt_from_plain(tcp, payload_len, family, &plain);
 		if (memcmp(&plain, &general, sizeof(plain)))
 			fail_msg("%s: fast path and general parser fill pkt differently", what);
 	}
@@ -161,6 +166,9 @@ static void test_plain_path_agrees(void **state)
 		{ .family = 4, .tcp_flags = CS_TCP_ACK | CS_TCP_PSH, .seq = 7777,
 		  .payload = fx_request, .payload_len = sizeof(fx_request) - 1 },
 		{ .family = 4, .l4_proto = 17 },
+		{ .family = 6, .tcp_flags = CS_TCP_SYN, .seq = 1000 },
+		{ .family = 6, .tcp_flags = CS_TCP_ACK | CS_TCP_PSH, .tcp_opts_len = 12, .seq = 7777,
+		  .payload = fx_request, .payload_len = sizeof(fx_request) - 1 },
 	};
 	int answered = 0, segments = 0;
 	char what[96];
@@ -170,7 +178,7 @@ static void test_plain_path_agrees(void **state)
 	for (i = 0; i < FX_NUM_CASES; i++)
 		answered += check_plain_agrees(frame, fx_build(&fx_cases[i].desc, frame, NULL),
 					       fx_cases[i].name);
-	assert_true(answered >= 4);
+	assert_true(answered >= 6);
 
 	for (i = 0; i < sizeof(plain_frames) / sizeof(plain_frames[0]); i++) {
 		struct fx_layout lay;
@@ -180,8 +188,12 @@ static void test_plain_path_agrees(void **state)
 		int bit;
 
 		len = fx_build(&plain_frames[i], frame, &lay);
-		assert_int_equal(cs_parse_plain_ipv4(frame, frame + len, &tcp, &payload_len),
-				 plain_frames[i].l4_proto ? CS_CNT_NON_TCP : CS_PARSE_OK);
+		if (plain_frames[i].family == 4)
+			assert_int_equal(cs_parse_plain_ipv4(frame, frame + len, &tcp, &payload_len),
+					 plain_frames[i].l4_proto ? CS_CNT_NON_TCP : CS_PARSE_OK);
+		else
+			assert_int_equal(cs_parse_plain_ipv6(frame, frame + len, &tcp, &payload_len),
+					 CS_PARSE_OK);
 		for (cut = 0; cut <= len; cut++) {
 			snprintf(what, sizeof(what), "frame %zu cut at %zu", i, cut);
 			check_plain_agrees(frame, cut, what);
