@@ -159,6 +159,45 @@ static void test_timestamps(void **state)
 			fail_msg("ts %llu: got %.40s, want %s", (unsigned long long)secs, out, want);
 		free(out);
 	}
+	/* second by second across midnight and a month end: the kept date must follow */
+	for (uint64_t secs = 1798761600 - 3; secs < 1798761600 + 3; secs++) {
+		for (uint64_t us = 0; us < 2000000; us += 999999) {
+			char want[64], *out;
+			time_t t = secs + us / 1000000;
+			struct tm tm;
+
+			gmtime_r(&t, &tm);
+			snprintf(want, sizeof(want), "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06uZ\",",
+				 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+				 tm.tm_sec, (unsigned)(us % 1000000));
+			c.ts_us = secs * 1000000 + us;
+			out = render(&c, &v);
+			if (strncmp(out, want, strlen(want)))
+				fail_msg("ts %llu: got %.40s, want %s", (unsigned long long)c.ts_us,
+					 out, want);
+			free(out);
+		}
+	}
+}
+
+/* Lengths given by the producer (0 = not given) change nothing in the record. */
+static void test_given_lengths(void **state)
+{
+	struct cs_click c = design_click();
+	struct cs_verdict v = { .kind = CS_SUSPECT, .reasons = CS_R_WEAK_RANGE };
+	char *unknown, *given;
+
+	unknown = render(&c, &v);
+	c.message_len = strlen(c.message);
+	c.recipient_len = strlen(c.recipient);
+	c.link_len = strlen(c.link);
+	c.user_agent_len = strlen(c.user_agent);
+	c.pos.file_len = strlen(c.pos.file);
+	given = render(&c, &v);
+	assert_string_equal(given, unknown);
+	assert_non_null(strstr(given, "\"file\":\"access.log\",\"line\":1}"));
+	free(unknown);
+	free(given);
 }
 
 /* The escaped user_agent as rendered, between "user_agent": and ,"verdict". */
@@ -387,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_all_reasons_and_suspect),
 		cmocka_unit_test(test_reason_order_table),
 		cmocka_unit_test(test_timestamps),
+		cmocka_unit_test(test_given_lengths),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_escaping_at_every_offset),
 		cmocka_unit_test(test_repeated_strings),
