@@ -11,40 +11,51 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-static inline bool is_digit(const char *s, const char *end)
-{
-	return s < end && (unsigned char)(*s - '0') <= 9;
-}
-
 /*
  * Strict dotted quad; false for anything else, which takes the libc path.
- * Each octet is one to three digits, unrolled: no leading zero, at most 255.
+ * The text is copied into a zeroed 16-byte buffer first: a zero byte is
+ * neither digit nor dot and ends it, so octets are read without bounds
+ * checks. Each octet is one to three digits: no leading zero, at most 255.
  */
 static bool parse_v4(const char *s, size_t len, uint8_t out[4])
 {
-	const char *end = s + len;
+	uint8_t b[16] = { 0 };
+	const uint8_t *p = b;
 
+	if (len < 7 || len > 15)
+		return false;
+	/* two overlapping words (or the 7 bytes of the shortest quad) */
+	if (len >= 8) {
+		memcpy(b, s, 8);
+		memcpy(b + len - 8, s + len - 8, 8);
+	} else {
+		memcpy(b, s, 7);
+	}
 	for (int i = 0; i < 4; i++) {
-		unsigned v;
+		/* at most 4 bytes per octet: p[3] stays inside b */
+		unsigned d0 = p[0] - '0', d1 = p[1] - '0', d2 = p[2] - '0', v;
 
-		if (!is_digit(s, end))
+		if (d0 > 9)
 			return false;
-		v = (unsigned)(*s++ - '0');
-		if (is_digit(s, end)) {
-			if (v == 0)
+		if (d1 > 9) {
+			v = d0;
+			p += 1;
+		} else if (d0 == 0) {
+			return false;
+		} else if (d2 > 9) {
+			v = d0 * 10 + d1;
+			p += 2;
+		} else {
+			v = d0 * 100 + d1 * 10 + d2;
+			if (v > 255 || (unsigned)(p[3] - '0') <= 9)
 				return false;
-			v = v * 10 + (unsigned)(*s++ - '0');
-			if (is_digit(s, end)) {
-				v = v * 10 + (unsigned)(*s++ - '0');
-				if (v > 255 || is_digit(s, end))
-					return false;
-			}
+			p += 3;
 		}
 		out[i] = (uint8_t)v;
-		if (i < 3 && (s == end || *s++ != '.'))
+		if (i < 3 && *p++ != '.')
 			return false;
 	}
-	return s == end;
+	return p == b + len;
 }
 
 static inline int hex_digit(unsigned char c)
@@ -171,15 +182,20 @@ static const uint32_t octet_text[256] = {
 	OCTETS64(0u), OCTETS64(64u), OCTETS64(128u), OCTETS64(192u),
 };
 
-/* Dotted quad without a branch per digit: three bytes stored, the length kept. */
+/*
+ * Dotted quad without a branch per digit: each octet is one 4-byte store
+ * of its digits (and its length byte, which the next '.' overwrites; after
+ * the last octet it lies past the end, inside the CS_ADDR_STRLEN bytes).
+ */
 static char *put_v4(char *o, const uint8_t b[4])
 {
 	for (int i = 0; i < 4; i++) {
-		uint32_t t = octet_text[b[i]];
+		uint32_t t = octet_text[b[i]], le = t;
 
-		o[0] = (char)t;
-		o[1] = (char)(t >> 8);
-		o[2] = (char)(t >> 16);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		le = __builtin_bswap32(t);
+#endif
+		memcpy(o, &le, 4);
 		o += t >> 24;
 		if (i < 3)
 			*o++ = '.';
@@ -255,30 +271,6 @@ const char *cs_addr_format(const struct cs_addr *a, char *buf)
 	return buf;
 }
 
-bool cs_addr_equal(const struct cs_addr *a, const struct cs_addr *b)
-{
-	uint64_t a0, a1, b0, b1;
-
-	/* two word compares, no branch on the first differing byte */
-	memcpy(&a0, a->bytes, 8);
-	memcpy(&a1, a->bytes + 8, 8);
-	memcpy(&b0, b->bytes, 8);
-	memcpy(&b1, b->bytes + 8, 8);
-	return a->family == b->family && ((a0 ^ b0) | (a1 ^ b1)) == 0;
-}
-
-void cs_addr_mask(struct cs_addr *a, unsigned plen)
-{
-	unsigned max = a->family == 4 ? 32 : 128;
-
-	if (plen >= max)
-		return;
-	a->bytes[plen / 8] &= (uint8_t)(0xff00 >> (plen % 8));
-	memset(a->bytes + plen / 8 + 1, 0, 15 - plen / 8);
-	if (plen % 8 == 0)
-		a->bytes[plen / 8] = 0;
-}
-
 bool cs_addr_same_prefix(const struct cs_addr *a, const struct cs_addr *b, unsigned plen)
 {
 	struct cs_addr x = *a, y = *b;
@@ -290,13 +282,3 @@ bool cs_addr_same_prefix(const struct cs_addr *a, const struct cs_addr *b, unsig
 	return memcmp(x.bytes, y.bytes, 16) == 0;
 }
 
-void cs_addr_unmap(struct cs_addr *a)
-{
-	static const uint8_t v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
-
-	if (a->family != 6 || memcmp(a->bytes, v4_mapped, sizeof(v4_mapped)) != 0)
-		return;
-	memmove(a->bytes, a->bytes + 12, 4);
-	memset(a->bytes + 4, 0, 12);
-	a->family = 4;
-}
