@@ -18,6 +18,7 @@
 struct cs_source_pos {
 	const char *file;               /* NULL for live input */
 	uint64_t line;                  /* 1-based; 0 = none */
+	size_t file_len;                /* as the lengths in struct cs_click: 0 = not given */
 };
 
 /*
@@ -41,6 +42,26 @@ struct cs_click {
 static inline size_t cs_click_strlen(const char *s, size_t len)
 {
 	return len || !s ? len : strlen(s);
+}
+
+/* strnlen(method, CS_METHOD_LEN) without a call: the array is always there whole. */
+static inline size_t cs_click_method_len(const char method[CS_METHOD_LEN])
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	uint64_t w[2], zero;
+
+	_Static_assert(CS_METHOD_LEN == sizeof(w), "two words hold the method");
+	memcpy(w, method, sizeof(w));
+	for (int i = 0; i < 2; i++) {
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		w[i] = __builtin_bswap64(w[i]);
+#endif
+		/* the lowest flagged byte is the first NUL (borrows only flag bytes above it) */
+		zero = (w[i] - ones) & ~w[i] & (ones * 0x80);
+		if (zero)
+			return 8 * (size_t)i + (size_t)__builtin_ctzll(zero) / 8;
+	}
+	return CS_METHOD_LEN;
 }
 
 enum cs_verdict_kind {

@@ -26,9 +26,10 @@ static void feed(struct cs_clicks *c, const struct cs_seen_request *req,
 			req->forwarded_len, &click.client);
 	if (!cs_addr_equal(&click.client, peer_seen))
 		c->stats.via_proxy++;
-	mlen = strnlen(req->method, CS_METHOD_LEN - 1);
+	/* a few bytes: copied in a loop, not by two calls (strnlen and memcpy) */
 	memset(click.method, 0, sizeof(click.method));
-	memcpy(click.method, req->method, mlen);
+	for (mlen = 0; mlen < CS_METHOD_LEN - 1 && req->method[mlen]; mlen++)
+		click.method[mlen] = req->method[mlen];
 	click.message = ids.message;
 	click.recipient = ids.recipient;
 	click.link = ids.link;

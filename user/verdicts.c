@@ -180,6 +180,7 @@ struct click_facts {
 struct cs_classifier {
 	struct cs_classifier_config cfg;
 	char **honeypots;               /* own copies */
+	size_t *honeypot_lens;
 	struct agent_memo *agent_memo;  /* AGENT_MEMO_SLOTS, direct-mapped; NULL without agents */
 	uint64_t final_delay_us;        /* B + R, saturated */
 	cs_verdict_fn fn;
@@ -394,7 +395,7 @@ static inline __attribute__((always_inline)) void hash_string(struct hasher *h, 
 	hash_bytes(h, s, len);
 }
 
-static void hash_final(struct hasher *h, uint64_t out[2])
+static inline __attribute__((always_inline)) void hash_final(struct hasher *h, uint64_t out[2])
 {
 	uint64_t k1 = h->tail[0], k2 = h->tail[1];
 
@@ -496,7 +497,7 @@ static void examine(struct cs_classifier *c, const struct cs_click *k, struct cl
 	hash_string(&h, f->link, f->link_len);
 	hash_u64(&h, agent_hash[0]);
 	hash_u64(&h, agent_hash[1]);
-	hash_bytes(&h, k->method, strnlen(k->method, CS_METHOD_LEN));
+	hash_bytes(&h, k->method, cs_click_method_len(k->method));
 	/* the bytes of struct cs_addr: family, then the address */
 	hash_bytes(&h, &f->client_key.family, 1);
 	hash_u64(&h, load_le64(f->client_key.bytes));
@@ -519,7 +520,8 @@ static void examine(struct cs_classifier *c, const struct cs_click *k, struct cl
 	if (method_is(k, "HEAD") || method_is(k, "OPTIONS"))
 		f->evidence |= CS_R_HEAD_REQUEST;
 	for (i = 0; i < c->cfg.n_honeypot_links; i++) {
-		if (strcmp(f->link, c->honeypots[i]) == 0) {
+		if (f->link_len == c->honeypot_lens[i] &&
+		    memcmp(f->link, c->honeypots[i], f->link_len) == 0) {
 			f->evidence |= CS_R_HONEYPOT;
 			break;
 		}
@@ -604,7 +606,8 @@ static void emit_pending(struct cs_classifier *c, const struct pending_click *pc
 		.recipient_len = (size_t)(pc->link - pc->recipient - 1),
 		.link_len = (size_t)(pc->user_agent - pc->link - 1),
 		.user_agent_len = (size_t)(text_end - pc->user_agent - 1),
-		.pos = { .file = pc->file, .line = pc->line },
+		.pos = { .file = pc->file, .line = pc->line,
+			 .file_len = pc->file ? (size_t)((const char *)pc + pc->size - pc->file - 1) : 0 },
 	};
 
 	memcpy(k.method, pc->method, sizeof(k.method));
@@ -1227,7 +1230,7 @@ static const char *copy_string(char **dst, const char *s, size_t len)
 static struct pending_click *pending_new(struct cs_classifier *c, const struct cs_click *k,
 					 const struct click_facts *f, uint32_t pi)
 {
-	size_t file_len = k->pos.file ? strlen(k->pos.file) : 0;
+	size_t file_len = cs_click_strlen(k->pos.file, k->pos.file_len);
 	size_t text = f->message_len + f->recipient_len + f->link_len + f->user_agent_len + 4 +
 		      (k->pos.file ? file_len + 1 : 0);
 	struct pending_click *pc = pending_alloc(c, sizeof(*pc) + text);
@@ -1353,9 +1356,10 @@ struct cs_classifier *cs_classifier_new(const struct cs_classifier_config *cfg,
 	c->table_mask = 1023;
 	c->table = malloc((c->table_mask + 1) * sizeof(*c->table));
 	c->honeypots = calloc(cfg->n_honeypot_links + 1, sizeof(*c->honeypots));
+	c->honeypot_lens = calloc(cfg->n_honeypot_links + 1, sizeof(*c->honeypot_lens));
 	if (cfg->agents)
 		c->agent_memo = calloc(AGENT_MEMO_SLOTS, sizeof(*c->agent_memo));
-	if (!c->table || !c->honeypots || (cfg->agents && !c->agent_memo))
+	if (!c->table || !c->honeypots || !c->honeypot_lens || (cfg->agents && !c->agent_memo))
 		goto fail;
 	for (i = 0; i <= c->table_mask; i++)
 		c->table[i].pair = NIL;
@@ -1363,6 +1367,7 @@ struct cs_classifier *cs_classifier_new(const struct cs_classifier_config *cfg,
 		c->honeypots[i] = strdup(cfg->honeypot_links[i]);
 		if (!c->honeypots[i])
 			goto fail;
+		c->honeypot_lens[i] = strlen(c->honeypots[i]);
 	}
 	c->cfg.honeypot_links = (const char *const *)c->honeypots;
 	return c;
@@ -1400,6 +1405,7 @@ void cs_classifier_free(struct cs_classifier *c)
 			free(c->honeypots[i]);
 	}
 	free(c->honeypots);
+	free(c->honeypot_lens);
 	free(c->agent_memo);
 	free(c->pending);
 	free(c->expiry);

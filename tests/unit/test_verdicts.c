@@ -707,9 +707,13 @@ static void test_honeypot(void **state)
 	struct fixture *fx = start(state);
 	uint64_t trap = FEED(fx, .t = 0, .link = "trap-link");
 	uint64_t near = FEED(fx, .t = 0, .link = "trap-link2", .recipient = "r2");
+	uint64_t prefix = FEED(fx, .t = 0, .link = "trap-lin", .recipient = "r3");
+	uint64_t same_len = FEED(fx, .t = 0, .link = "trap-linK", .recipient = "r4");
 
 	assert_verdict(fx, trap, CS_MACHINE, CS_R_HONEYPOT, "");
 	assert_verdict(fx, near, CS_HUMAN, 0, "");
+	assert_verdict(fx, prefix, CS_HUMAN, 0, "");
+	assert_verdict(fx, same_len, CS_HUMAN, 0, "");
 }
 
 /* A bot-agent click is machine and opens no window. */
