@@ -687,6 +687,28 @@ static void test_full_ring_drops(void **state)
 	assert_int_equal(delta(f, CS_CNT_EVENTS_DROPPED), 3);
 }
 
+/* A batch the full ring refuses counts each of its events as dropped. */
+static void test_full_ring_drops_batch(void **state)
+{
+	struct fixture *f = *state;
+	static char payload[1200];
+	struct fx_desc big = { .family = 4, .tcp_flags = CS_TCP_ACK | CS_TCP_PSH,
+			       .payload = payload, .payload_len = sizeof(payload) };
+	struct fx_desc syn = { .family = 4, .tcp_flags = CS_TCP_SYN };
+	size_t len = fx_build(&big, frame, NULL);
+	int i;
+
+	snapshot(f);
+	for (i = 0; i < 2; i++)
+		run(f, frame, len);
+	len = fx_build(&syn, frame, NULL);
+	for (i = 0; i < CS_EVENT_BATCH; i++)
+		run(f, frame, len);
+	assert_int_equal(delta(f, CS_CNT_EVENTS), 2);
+	assert_int_equal(delta(f, CS_CNT_EVENTS_DROPPED), CS_EVENT_BATCH);
+	assert_int_equal(drain(f), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -702,6 +724,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scanner_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_ring_drops, setup_small_ring, teardown),
+		cmocka_unit_test_setup_teardown(test_full_ring_drops_batch, setup_small_ring, teardown),
 		cmocka_unit_test_setup_teardown(test_event_clocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wakeup_every, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syn_batches, setup, teardown),
