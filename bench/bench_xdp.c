@@ -431,7 +431,7 @@ static void usage(FILE *out)
 		"its building blocks. Needs root.\n"
 		"  --repeat N  packets per measurement (default 1048576)\n"
 		"  --rounds N  measurements per case, interleaved; min and median are\n"
-		"              printed (default 10)\n"
+		"              printed (default 20)\n"
 		"  --only TEXT run only the cases whose name contains TEXT (and the\n"
 		"              baselines)\n");
 }
@@ -445,7 +445,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct bench b = { .repeat = 1ul << 20, .rounds = 10 };
+	struct bench b = { .repeat = 1ul << 20, .rounds = 20 };
 	unsigned long rounds;
 	char err[256], src4[CS_ADDR_STRLEN], src6[CS_ADDR_STRLEN];
 	struct cs_ranges *ranges = NULL;
