@@ -7,6 +7,7 @@
  * reads it, and RFC 5952 text as glibc's inet_ntop writes it.
  */
 #include "addr.h"
+#include "bytes.h"
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -58,14 +59,6 @@ static bool parse_v4(const char *s, size_t len, uint8_t out[4])
 	return p == b + len;
 }
 
-static inline int hex_digit(unsigned char c)
-{
-	if ((unsigned)(c - '0') <= 9)
-		return c - '0';
-	c |= 0x20;
-	return (unsigned)(c - 'a') <= 5 ? c - 'a' + 10 : -1;
-}
-
 /*
  * IPv6 text exactly as glibc's inet_pton6 reads it: groups of one to four
  * hex digits, one "::" at most, an optional dotted quad as the last 32
@@ -83,7 +76,7 @@ static bool parse_v6(const char *s, size_t len, uint8_t out[16])
 	if (*s == ':' && (++s == end || *s != ':'))
 		return false;
 	while (s < end) {
-		int d = hex_digit((unsigned char)*s);
+		int d = cs_hex_digit((unsigned char)*s);
 
 		if (d >= 0) {
 			if (seen == 4)

@@ -11,6 +11,7 @@
  *             to expire and the one evicted at max_entries.
  */
 #include "learned.h"
+#include "bytes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -73,11 +74,6 @@ void cs_learned_config_defaults(struct cs_learned_config *cfg)
 		.v4_prefix = 32,
 		.v6_prefix = 64,
 	};
-}
-
-static uint64_t add_sat(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
 }
 
 static uint8_t prefix_of(const struct cs_learned *l, const struct cs_addr *a)
@@ -325,7 +321,7 @@ static bool learn(struct cs_learned *l, const struct cs_addr *client, uint64_t t
 		  uint32_t evidence, bool fresh)
 {
 	uint32_t i = table_get(&l->entry_table, l->entries, sizeof(*l->entries), client);
-	uint64_t expiry = add_sat(ts, l->cfg.ttl_us);
+	uint64_t expiry = cs_add_sat(ts, l->cfg.ttl_us);
 	struct entry *en;
 
 	if (i == NIL) {
@@ -460,7 +456,7 @@ static uint32_t convict(struct cs_learned *l, struct suspect *s, uint64_t recipi
 	for (k = 0; k < s->n; k++) {
 		struct conviction *c = &s->convictions[k];
 
-		if (add_sat(c->ts_us, window) <= ts)
+		if (cs_add_sat(c->ts_us, window) <= ts)
 			continue;
 		if (c->recipient == recipient) {
 			if (ts > c->ts_us)
@@ -496,7 +492,7 @@ bool cs_learned_observe(struct cs_learned *l, const struct cs_click *click,
 
 	cs_learned_expire(l, ts);
 	/* Suspects whose latest conviction left the window hold nothing. */
-	while (l->lru_tail != NIL && add_sat(suspect_at(l, l->lru_tail)->last_us, l->cfg.window_us) <= ts)
+	while (l->lru_tail != NIL && cs_add_sat(suspect_at(l, l->lru_tail)->last_us, l->cfg.window_us) <= ts)
 		suspect_remove(l, l->lru_tail);
 	if (!(verdict->reasons & CS_R_BURST) ||
 	    (verdict->reasons & CS_R_SCANNER_RANGE) || verdict->allowed)

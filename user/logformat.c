@@ -1,4 +1,5 @@
 #include "logformat.h"
+#include "bytes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -486,17 +487,6 @@ static bool parse_msec(const char *s, size_t len, uint64_t *out)
 	return true;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool hex_n(const char *s, const char *end, int n, unsigned *out)
 {
 	unsigned v = 0;
@@ -504,7 +494,7 @@ static bool hex_n(const char *s, const char *end, int n, unsigned *out)
 	if (end - s < n)
 		return false;
 	for (int i = 0; i < n; i++) {
-		int h = hex_value(s[i]);
+		int h = cs_hex_digit((unsigned char)s[i]);
 
 		if (h < 0)
 			return false;

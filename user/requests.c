@@ -4,6 +4,7 @@
  * and the output strings are copied into the caller's head storage.
  */
 #include "requests.h"
+#include "bytes.h"
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -358,17 +359,6 @@ enum {
 #define CK_MAX_LINE 4096
 #define CK_MAX_DIGITS 15
 
-static int hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 enum cs_chunked_result cs_chunked_skip(struct cs_chunked *c, const uint8_t *p, size_t len,
 				       size_t *used)
 {
@@ -380,7 +370,7 @@ enum cs_chunked_result cs_chunked_skip(struct cs_chunked *c, const uint8_t *p, s
 
 		switch (c->state) {
 		case CK_SIZE: {
-			int h = hex_value(ch);
+			int h = cs_hex_digit(ch);
 
 			if (h < 0) {
 				if (c->digits == 0)

@@ -15,6 +15,7 @@
  * once per record.
  */
 #include "sinks.h"
+#include "bytes.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -140,28 +141,6 @@ static inline uint64_t special_bytes(uint64_t x)
 		((backslash - ones) & ~backslash) | ((del - ones) & ~del)) & (ones * 0x80);
 }
 
-static inline uint64_t load_le64(const unsigned char *p)
-{
-	uint64_t x;
-
-	memcpy(&x, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	x = __builtin_bswap64(x);
-#endif
-	return x;
-}
-
-static inline uint32_t load_le32(const unsigned char *p)
-{
-	uint32_t x;
-
-	memcpy(&x, p, 4);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	x = __builtin_bswap32(x);
-#endif
-	return x;
-}
-
 #ifdef __SSE2__
 /* special_bytes() for 16 bytes: bit k of the result flags s[k]. */
 static inline unsigned special_mask16(const unsigned char *s)
@@ -198,13 +177,13 @@ static inline uint64_t next_word(const unsigned char *s, size_t i, size_t n)
 	uint64_t w;
 
 	if (r >= 8)
-		return load_le64(s + i);
+		return cs_load_le64(s + i);
 	if (n >= 8) {
 		/* the last 8 bytes of s, shifted down past those already done */
-		w = load_le64(s + n - 8) >> (8 * (8 - r));
+		w = cs_load_le64(s + n - 8) >> (8 * (8 - r));
 	} else if (r >= 4) {
 		/* two overlapping 4-byte loads: the shared bytes are the same */
-		w = load_le32(s + i) | (uint64_t)load_le32(s + i + r - 4) << (8 * (r - 4));
+		w = cs_load_le32(s + i) | (uint64_t)cs_load_le32(s + i + r - 4) << (8 * (r - 4));
 	} else {
 		/* 1 to 3 bytes: first, middle and last cover them all */
 		w = s[i] | (uint64_t)s[i + r / 2] << (8 * (r / 2)) |

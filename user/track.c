@@ -20,6 +20,7 @@
  *   string is ignored for templates.
  */
 #include "track.h"
+#include "bytes.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -212,13 +213,6 @@ void cs_track_free(struct cs_track *t)
 	free(t);
 }
 
-static const int8_t hex_value[256] = {
-	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
-	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
-	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
-	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
-};                                      /* digit value + 1; 0 = not hex */
-
 /* Percent-decodes src into a NUL-terminated id of *dst_len bytes; false if it is no valid id. */
 static bool decode_id(const char *src, size_t len, char *dst, size_t *dst_len)
 {
@@ -239,15 +233,11 @@ static bool decode_id(const char *src, size_t len, char *dst, size_t *dst_len)
 		unsigned char c = src[i];
 
 		if (c == '%') {
-			int hi, lo;
+			int byte;
 
-			if (len - i < 3)
+			if (len - i < 3 || (byte = cs_hex_byte(src + i + 1)) < 0)
 				return false;
-			hi = hex_value[(unsigned char)src[i + 1]];
-			lo = hex_value[(unsigned char)src[i + 2]];
-			if (!hi || !lo)
-				return false;
-			c = (hi - 1) << 4 | (lo - 1);
+			c = (unsigned char)byte;
 			i += 2;
 		}
 		if (c == '\0' || o == CS_TRACK_ID_MAX - 1)
@@ -318,15 +308,11 @@ static const char *decode_value(const char *p, const char *end, char *dst, size_
 		unsigned char c = *p;
 
 		if (c == '%') {
-			int hi, lo;
+			int byte;
 
-			if (end - p < 3)
+			if (end - p < 3 || (byte = cs_hex_byte(p + 1)) < 0)
 				return NULL;
-			hi = hex_value[(unsigned char)p[1]];
-			lo = hex_value[(unsigned char)p[2]];
-			if (!hi || !lo)
-				return NULL;
-			c = (hi - 1) << 4 | (lo - 1);
+			c = (unsigned char)byte;
 			p += 2;
 		}
 		if (c == '\0' || o == CS_TRACK_ID_MAX - 1)

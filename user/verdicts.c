@@ -77,6 +77,7 @@
  * into the classifier.
  */
 #include "verdicts.h"
+#include "bytes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -239,11 +240,6 @@ void cs_classifier_config_defaults(struct cs_classifier_config *cfg)
 	};
 }
 
-static uint64_t add_sat(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
-}
-
 /* ---- MurmurHash3 x64 128, streaming ---- */
 
 /*
@@ -272,28 +268,6 @@ static inline uint64_t fmix64(uint64_t k)
 	k *= 0xc4ceb9fe1a85ec53ULL;
 	k ^= k >> 33;
 	return k;
-}
-
-static inline uint64_t load_le64(const uint8_t *p)
-{
-	uint64_t x;
-
-	memcpy(&x, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	x = __builtin_bswap64(x);
-#endif
-	return x;
-}
-
-static inline uint64_t load_le32(const uint8_t *p)
-{
-	uint32_t x;
-
-	memcpy(&x, p, 4);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	x = __builtin_bswap32(x);
-#endif
-	return x;
 }
 
 #define MM_C1 0x87c37b91114253d5ULL
@@ -352,26 +326,26 @@ static inline __attribute__((always_inline)) void hash_bytes(struct hasher *h, c
 	h->total += len;
 	/* after a length prefix: its word and the first 8 bytes make a block */
 	if (h->tail_len == 8 && end - p >= 8) {
-		mm_block(h, h->tail[0], load_le64(p));
+		mm_block(h, h->tail[0], cs_load_le64(p));
 		p += 8;
 		h->tail[0] = h->tail[1] = 0;
 		h->tail_len = 0;
 	}
 	if (h->tail_len == 0)
 		for (; end - p >= 16; p += 16)
-			mm_block(h, load_le64(p), load_le64(p + 8));
+			mm_block(h, cs_load_le64(p), cs_load_le64(p + 8));
 	for (; end - p >= 8; p += 8)
-		tail_add(h, load_le64(p), 8);
+		tail_add(h, cs_load_le64(p), 8);
 	if (p < end) {
 		unsigned n = (unsigned)(end - p);
 		uint64_t v;
 
 		if (len >= 8) {
 			/* the last 8 bytes, shifted down past those already added */
-			v = load_le64(end - 8) >> (8 * (8 - n));
+			v = cs_load_le64(end - 8) >> (8 * (8 - n));
 		} else if (n >= 4) {
 			/* two overlapping words: the shared bytes land on themselves */
-			v = load_le32(p) | (uint64_t)load_le32(end - 4) << (8 * (n - 4));
+			v = cs_load_le32(p) | (uint64_t)cs_load_le32(end - 4) << (8 * (n - 4));
 		} else {
 			v = p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) |
 			    (uint64_t)p[n - 1] << (8 * (n - 1));
@@ -500,8 +474,8 @@ static void examine(struct cs_classifier *c, const struct cs_click *k, struct cl
 	hash_bytes(&h, k->method, cs_click_method_len(k->method));
 	/* the bytes of struct cs_addr: family, then the address */
 	hash_bytes(&h, &f->client_key.family, 1);
-	hash_u64(&h, load_le64(f->client_key.bytes));
-	hash_u64(&h, load_le64(f->client_key.bytes + 8));
+	hash_u64(&h, cs_load_le64(f->client_key.bytes));
+	hash_u64(&h, cs_load_le64(f->client_key.bytes + 8));
 	hash_final(&h, group);
 	f->group_key = group[0];
 
@@ -654,7 +628,7 @@ static struct cs_verdict judge(struct cs_classifier *c, struct pair *p, bool bur
 			       const struct cs_addr *client_key, uint32_t evidence,
 			       const char *provider)
 {
-	uint64_t window_end = add_sat(p->window_start_us, c->cfg.multi_ip_window_us);
+	uint64_t window_end = cs_add_sat(p->window_start_us, c->cfg.multi_ip_window_us);
 	bool window_covers = p->has_window && ts > p->window_start_us && ts <= window_end;
 	struct cs_verdict v;
 
@@ -823,7 +797,7 @@ static void pending_free(struct cs_classifier *c, struct pending_click *pc)
 
 static uint64_t window_end(const struct cs_classifier *c, const struct pair *p)
 {
-	return add_sat(p->window_start_us, c->cfg.multi_ip_window_us);
+	return cs_add_sat(p->window_start_us, c->cfg.multi_ip_window_us);
 }
 
 static int expiry_push(struct cs_classifier *c, uint32_t pi)
@@ -1351,7 +1325,7 @@ struct cs_classifier *cs_classifier_new(const struct cs_classifier_config *cfg,
 	c->cfg = *cfg;
 	c->fn = fn;
 	c->ctx = ctx;
-	c->final_delay_us = add_sat(cfg->burst_window_us, cfg->reorder_window_us);
+	c->final_delay_us = cs_add_sat(cfg->burst_window_us, cfg->reorder_window_us);
 	c->lru_head = c->lru_tail = c->free_pairs = NIL;
 	c->table_mask = 1023;
 	c->table = malloc((c->table_mask + 1) * sizeof(*c->table));
