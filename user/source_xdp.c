@@ -648,55 +648,48 @@ int cs_xdp_events_consume(struct cs_xdp *x)
 	return ring_buffer__consume(x->rb);
 }
 
-int cs_counters_read(int counters_fd, struct cs_counters *sum)
+/*
+ * Sums one key of a per-CPU array whose value is n_words u64 counters
+ * (struct cs_counters, struct cs_provider_stats) over the CPUs.
+ */
+static int percpu_sum(int fd, __u32 key, __u64 *sum, size_t n_words)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	struct cs_counters *percpu;
-	__u32 key = 0;
+	__u64 *percpu;
 	int ret = 0;
 
-	memset(sum, 0, sizeof(*sum));
+	memset(sum, 0, n_words * sizeof(*sum));
 	if (ncpus < 0)
 		return ncpus;
-	percpu = calloc(ncpus, sizeof(*percpu));
+	percpu = calloc((size_t)ncpus * n_words, sizeof(*percpu));
 	if (!percpu)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(counters_fd, &key, percpu)) {
+	if (bpf_map_lookup_elem(fd, &key, percpu)) {
 		ret = -errno;
 		goto out;
 	}
 	for (int cpu = 0; cpu < ncpus; cpu++)
-		for (int i = 0; i < CS_CNT__MAX; i++)
-			sum->v[i] += percpu[cpu].v[i];
+		for (size_t i = 0; i < n_words; i++)
+			sum[i] += percpu[cpu * n_words + i];
 out:
 	free(percpu);
 	return ret;
 }
 
+int cs_counters_read(int counters_fd, struct cs_counters *sum)
+{
+	return percpu_sum(counters_fd, 0, sum->v, CS_CNT__MAX);
+}
+
+_Static_assert(sizeof(struct cs_provider_stats) == 3 * sizeof(__u64),
+	       "provider stats are three u64 counters");
+
 int cs_provider_stats_read(int provider_stats_fd, uint16_t id, struct cs_provider_stats *sum)
 {
-	int ncpus = libbpf_num_possible_cpus();
-	struct cs_provider_stats *percpu;
-	__u32 key = id;
-	int ret = 0;
+	__u64 words[3];
+	int ret = percpu_sum(provider_stats_fd, id, words, 3);
 
-	memset(sum, 0, sizeof(*sum));
-	if (ncpus < 0)
-		return ncpus;
-	percpu = calloc(ncpus, sizeof(*percpu));
-	if (!percpu)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(provider_stats_fd, &key, percpu)) {
-		ret = -errno;
-		goto out;
-	}
-	for (int cpu = 0; cpu < ncpus; cpu++) {
-		sum->syns += percpu[cpu].syns;
-		sum->event_packets += percpu[cpu].event_packets;
-		sum->bytes += percpu[cpu].bytes;
-	}
-out:
-	free(percpu);
+	memcpy(sum, words, sizeof(*sum));
 	return ret;
 }
 
