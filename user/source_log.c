@@ -30,8 +30,9 @@ struct cs_log_source {
 	unsigned reopens;
 	bool reopen_pending;             /* rotated: reopen the path on the next call */
 	bool idle;                       /* following, at the end of the file */
-	uint8_t tail[TAIL_BYTES];        /* the bytes before offset when idle began */
+	uint8_t tail[TAIL_BYTES];        /* the tail_len bytes before tail_offset */
 	uint8_t tail_len;
+	uint64_t tail_offset;
 	char error[256];
 };
 
@@ -68,6 +69,7 @@ static int open_path(struct cs_log_source *s, char *err, size_t errlen)
 	}
 	s->offset = 0;
 	s->idle = false;
+	s->tail_len = 0;
 	s->lineno = 0;
 	s->start = s->end = 0;
 	s->skipping = false;
@@ -189,7 +191,10 @@ static void remember_tail(struct cs_log_source *s)
 	size_t n = s->offset < TAIL_BYTES ? (size_t)s->offset : TAIL_BYTES;
 
 	s->idle = true;
+	if (s->tail_offset == s->offset && s->tail_len == n)
+		return;         /* checked unchanged just now */
 	s->tail_len = pread(s->fd, s->tail, n, (off_t)(s->offset - n)) == (ssize_t)n ? n : 0;
+	s->tail_offset = s->offset;
 }
 
 static bool tail_changed(const struct cs_log_source *s)
@@ -197,8 +202,10 @@ static bool tail_changed(const struct cs_log_source *s)
 	uint8_t now[TAIL_BYTES];
 	size_t n = s->tail_len;
 
-	return n && (pread(s->fd, now, n, (off_t)(s->offset - n)) != (ssize_t)n ||
-		     memcmp(now, s->tail, n));
+	if (!n || s->tail_offset != s->offset)
+		return false;
+	return pread(s->fd, now, n, (off_t)(s->offset - n)) != (ssize_t)n ||
+	       memcmp(now, s->tail, n);
 }
 
 /* While following: whether the path now names another file, or this one was cut. */
@@ -250,6 +257,7 @@ enum cs_log_read cs_log_source_next(struct cs_log_source *s, char **line, size_t
 	for (;;) {
 		char *nl = memchr(s->buf + s->start, '\n', s->end - s->start);
 		enum rotation rotation;
+		bool checked;
 		ssize_t n;
 
 		if (nl)
@@ -264,10 +272,10 @@ enum cs_log_read cs_log_source_next(struct cs_log_source *s, char **line, size_t
 
 		/* Back from idle: new bytes may belong to a refilled file. */
 		rotation = NOT_ROTATED;
+		checked = s->idle;
 		if (s->idle) {
 			rotation = check_rotation(s);
 			s->idle = false;
-			s->tail_len = 0;        /* holds only for the offset it was taken at */
 		}
 		if (rotation != TRUNCATED) {
 			n = read_more(s);
@@ -277,7 +285,7 @@ enum cs_log_read cs_log_source_next(struct cs_log_source *s, char **line, size_t
 				continue;
 		}
 		if (s->follow) {
-			if (rotation == NOT_ROTATED)
+			if (!checked)
 				rotation = check_rotation(s);
 			if (rotation == NOT_ROTATED) {
 				remember_tail(s);
