@@ -340,7 +340,8 @@ static __always_inline void handle_segment(struct xdp_md *ctx, struct cs_pkt *pk
 	struct cs_range_value range;
 	__u8 kind;
 
-	kind = port_tracked(pkt->dport) ? event_kind(pkt, syn) : 0;
+	/* needs_answer() let other segments in only on a tracked port */
+	kind = !syn || port_tracked(pkt->dport) ? event_kind(pkt, syn) : 0;
 	if (cs_pkt_copy_addrs(data, data_end, pkt))
 		return;
 	range = lookup_range(pkt);
