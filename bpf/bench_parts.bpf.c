@@ -98,7 +98,13 @@ int bench_ringbuf_output(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-/* The clicksieve program's per-CPU batch of records without payload, bare. */
+/*
+ * The clicksieve program's per-CPU batch of records without payload, bare:
+ * SYN-sized records, and 32-byte ones (too small for an IPv6 4-tuple) for
+ * the floor below any record that could carry a SYN.
+ */
+#define SMALL_RECORD_BYTES 32
+
 struct batch {
 	__u32 count;
 	__u8 records[CS_EVENT_BATCH][SYN_RECORD_BYTES];
@@ -111,7 +117,7 @@ struct {
 	__type(value, struct batch);
 } batches SEC(".maps");
 
-static __always_inline int batch_record(int output)
+static __always_inline int batch_record(int output, const __u32 record_bytes)
 {
 	__u32 key = 0;
 	struct batch *b = bpf_map_lookup_elem(&batches, &key);
@@ -119,14 +125,15 @@ static __always_inline int batch_record(int output)
 
 	if (!b)
 		return XDP_PASS;
-	e = (struct cs_event *)b->records[b->count & (CS_EVENT_BATCH - 1)];
-	__builtin_memset(e, 0, SYN_RECORD_BYTES);
+	e = (struct cs_event *)(b->records[0] + (b->count & (CS_EVENT_BATCH - 1)) * record_bytes);
+	__builtin_memset(e, 0, record_bytes);
 	e->kind = CS_EV_SYN;
 	if (++b->count < CS_EVENT_BATCH)
 		return XDP_PASS;
 	b->count = 0;
 	if (output)
-		bpf_ringbuf_output(&ring, b->records, sizeof(b->records), BPF_RB_NO_WAKEUP);
+		bpf_ringbuf_output(&ring, b->records, CS_EVENT_BATCH * record_bytes,
+				   BPF_RB_NO_WAKEUP);
 	return XDP_PASS;
 }
 
@@ -134,14 +141,20 @@ static __always_inline int batch_record(int output)
 SEC("xdp")
 int bench_batch_write(struct xdp_md *ctx)
 {
-	return batch_record(0);
+	return batch_record(0, SYN_RECORD_BYTES);
 }
 
 /* The same, each full batch copied to the ring by one bpf_ringbuf_output. */
 SEC("xdp")
 int bench_batch_output(struct xdp_md *ctx)
 {
-	return batch_record(1);
+	return batch_record(1, SYN_RECORD_BYTES);
+}
+
+SEC("xdp")
+int bench_batch_output_small(struct xdp_md *ctx)
+{
+	return batch_record(1, SMALL_RECORD_BYTES);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
