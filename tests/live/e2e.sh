@@ -50,21 +50,10 @@ wait_lines() {
 	return 1
 }
 
-# start_run NAME ARGS...: clicksieve in the server namespace, until attached.
+# start_run NAME ARGS...: run_start with this test's ranges and windows.
 start_run() {
 	local name=$1; shift
-	netns_spawn "$NS_SERVER" "$BIN" run -i "$VETH_SERVER" -r "$tmp/ranges.txt" "${JUDGE[@]}" \
-		"$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
-	run_pid=$NETNS_PID
-	wait_for "$tmp/$name.err" 'attached to|clicksieve run:'
-}
-
-# stop_run SIGNAL: its exit status goes to $run_rc.
-stop_run() {
-	run_rc=0
-	kill -"$1" "$run_pid"
-	{ wait "$run_pid"; } 2>/dev/null || run_rc=$?
-	run_pid=
+	run_start "$name" -r "$tmp/ranges.txt" "${JUDGE[@]}" "$@"
 }
 
 url() {
@@ -363,7 +352,7 @@ check "SIGHUP: the old tracking URL is no longer a click" eval '! grep -q m-old-
 
 # A click right before SIGTERM: its verdict is written before exit.
 netns_client curl -s -o /dev/null -A "$UA" --interface 192.0.2.130 "http://$SERVER_V4/c/m-term/r23/L1"
-stop_run TERM
+run_stop TERM
 check "SIGTERM: exit 0" test "$run_rc" -eq 0
 expect_verdict "$out" m-term L1 192.0.2.130 "human - -"
 check "SIGTERM: summary on stderr" grep -q 'clicks (.* human, .* machine, .* suspect).*detaching' "$tmp/native.err"
@@ -392,5 +381,5 @@ expect_verdict "$gout" g-person L1 2001:db8:1::d "human - -"
 expect_verdict "$gout" g-segment L2 2001:db8:1::d "human - -"
 expect_verdict "$gout" g-refetch L1 192.0.2.11 "human - -"
 expect_verdict "$gout" g-refetch L1 192.0.2.12 "machine multi_ip -"
-stop_run INT
+run_stop INT
 check "generic: SIGINT exit 0 and detached" test "$run_rc" -eq 0 -a -z "$(netns_xdp_attached && echo attached)"

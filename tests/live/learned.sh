@@ -31,19 +31,11 @@ cleanup() {
 trap cleanup EXIT
 
 
+# start_run NAME ARGS...: run_start with this test's ranges, windows and metrics.
 start_run() {
-	local log=$1; shift
-	netns_spawn "$NS_SERVER" "$BIN" run -i "$VETH_SERVER" --ranges "$tmp/ranges.txt" \
-		--burst-window 1s --reorder-window 1s --metrics "$METRICS" "$@" \
-		>"$tmp/$log.out" 2>"$tmp/$log.err"
-	run_pid=$NETNS_PID
-	wait_for "$tmp/$log.err" 'attached to|clicksieve run:'
-}
-
-stop_run() {
-	kill -TERM "$run_pid"
-	wait "$run_pid" 2>/dev/null
-	run_pid=
+	local name=$1; shift
+	run_start "$name" --ranges "$tmp/ranges.txt" --burst-window 1s --reorder-window 1s \
+		--metrics "$METRICS" "$@"
 }
 
 click() {
@@ -128,7 +120,7 @@ check "metrics: two additions" test "$(metric clicksieve_learned_additions_total
 check "metrics: two active" test "$(metric clicksieve_learned_active)" = 2
 check "metrics: learned_range counted" \
 	eval "netns_enter $NS_SERVER curl -s http://$METRICS/metrics | grep -q 'clicksieve_click_reasons_total{reason=\"learned_range\"} [1-9]'"
-stop_run
+run_stop TERM
 
 # A restart restores them: the next lone click is machine too.
 start_run second
@@ -146,14 +138,14 @@ sleep 6
 click "$GATEWAY" m4 r12 L1
 expect_verdict "$tmp/second.out" m4 r12 L1 "human - -"
 check "metrics: one active after the forget" test "$(metric clicksieve_learned_active)" = 1
-stop_run
+run_stop TERM
 
 # --no-learn: nothing restored, nothing applied; the maps stay as they were.
 start_run third --no-learn
 click "$GATEWAY_V6" m5 r13 L1
 expect_verdict "$tmp/third.out" m5 r13 L1 "human - -"
 check "--no-learn says nothing about learned scanners" eval "! grep -q 'learned scanners' '$tmp/third.err'"
-stop_run
+run_stop TERM
 check "the IPv6 entry is still pinned" eval "'$BIN' ranges learned | grep -q '^2001:db8:77::/64'"
 expect_exit 2 "ranges learned: unknown option" "$BIN" ranges learned --bogus
 check "ranges learned --help" eval "'$BIN' ranges learned --help | grep -q forget"

@@ -27,6 +27,10 @@
 #                           PID (not a subshell's), so signals reach it
 #   netns_client_addr ADDR  adds ADDR (no prefix length) to the client veth
 #   netns_xdp_attached      true when the server veth has an XDP program
+#   run_start NAME ARGS...  `$BIN run -i $VETH_SERVER ARGS` in the server
+#                           namespace, stdout/stderr in $tmp/NAME.out/.err,
+#                           until it has attached (or failed); PID in $run_pid
+#   run_stop SIGNAL         signals it and waits; exit status in $run_rc
 
 NS_CLIENT=${NS_CLIENT:-cs-cli-$$}
 NS_SERVER=${NS_SERVER:-cs-srv-$$}
@@ -120,3 +124,17 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	check "cleanup removes both namespaces" test ! -e "/run/netns/$NS_CLIENT" -a ! -e "/run/netns/$NS_SERVER"
 	check "cleanup is idempotent" netns_cleanup
 fi
+
+run_start() {
+	local name=$1; shift
+	netns_spawn "$NS_SERVER" "$BIN" run -i "$VETH_SERVER" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+	run_pid=$NETNS_PID
+	wait_for "$tmp/$name.err" 'attached to|clicksieve run:'
+}
+
+run_stop() {
+	run_rc=0
+	kill -"$1" "$run_pid"
+	{ wait "$run_pid"; } 2>/dev/null || run_rc=$?
+	run_pid=
+}

@@ -29,20 +29,10 @@ cleanup() {
 trap cleanup EXIT
 
 
-# start_run LOG_PREFIX ARGS...: clicksieve in the server namespace, until attached.
+# start_run NAME ARGS...: run_start, printing the decoded events.
 start_run() {
-	local log=$1; shift
-	netns_spawn "$NS_SERVER" "$BIN" run --events -i "$VETH_SERVER" "$@" >"$tmp/$log.out" 2>"$tmp/$log.err"
-	run_pid=$NETNS_PID
-	wait_for "$tmp/$log.err" 'attached to|clicksieve run:'
-}
-
-# stop_run SIGNAL: stops clicksieve; its exit status goes to $run_rc.
-stop_run() {
-	run_rc=0
-	kill -"$1" "$run_pid"
-	{ wait "$run_pid"; } 2>/dev/null || run_rc=$?
-	run_pid=
+	local name=$1; shift
+	run_start "$name" --events "$@"
 }
 
 # fetch SOURCE URL_HOST: one HTTP request from SOURCE to the server.
@@ -147,7 +137,7 @@ read -r packets events_sent < <(bash -e -c "${counters_cmd//eth0/$VETH_SERVER}")
 check "counters example: packets and events counted" \
 	test "${packets:-0}" -ge "${events_sent:-0}" -a "${events_sent:-0}" -ge 6
 
-stop_run TERM
+run_stop TERM
 check "SIGTERM: exit 0" test "$run_rc" -eq 0
 check "SIGTERM: says it detaches" grep -q 'detaching' "$tmp/native.err"
 check "SIGTERM: no XDP program left on the interface" eval '! netns_xdp_attached'
@@ -174,7 +164,7 @@ check "SIGHUP: reloads and keeps the operator's range" \
 	wait_for "$tmp/generic.err" 'ranges: 2 IPv4, 1 IPv6 \(1 added, 0 changed, 0 removed; 1 operator ranges kept\)'
 fetch "$CLIENT_V4" "$SERVER_V4"
 check "SIGHUP: a range added to the list applies" wait_for "$out" "SYN $CLIENT_V4:[0-9]+ -> .* docnet \"\"$"
-stop_run KILL
+run_stop KILL
 check "SIGKILL: killed" test "$run_rc" -eq 137
 check "SIGKILL: the unpinned link went with the process" eval '! netns_xdp_attached'
 
@@ -184,5 +174,5 @@ check "auto: native on veth" grep -q "attached to $VETH_SERVER in native mode" "
 fetch "$LISTED_V4" "$SERVER_V4"
 check "-o: events go to the file" wait_for "$tmp/auto.events" "PAYLOAD $LISTED_V4:[0-9]+ -> .* testscan \"GET "
 check "-o: nothing on stdout" test ! -s "$tmp/auto.out"
-stop_run INT
+run_stop INT
 check "SIGINT: exit 0 and detached" test "$run_rc" -eq 0 -a -z "$(netns_xdp_attached && echo attached)"
