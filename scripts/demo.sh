@@ -38,19 +38,6 @@ trap 'exit 130' INT TERM
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 
-url() {
-	local host=$SERVER_V4
-	case $1 in *:*) host="[$SERVER_V6]" ;; esac
-	echo "http://$host/redirect?link=$4&l=$3&s=$2"
-}
-
-# click SOURCE MESSAGE RECIPIENT LINK [CURL_ARGS...]
-click() {
-	local src=$1 msg=$2 rcpt=$3 link=$4; shift 4
-	netns_client curl -s -o /dev/null -m 5 -A "$UA" --interface "$src" "$@" \
-		"$(url "$src" "$msg" "$rcpt" "$link")"
-}
-
 # Verdict lines as they are written: one compact line each; SIGTERM ends it.
 cat >"$tmp/view.py" <<'PY'
 import json, signal, sys, time
@@ -133,8 +120,8 @@ echo "  - Alice (192.0.2.11) clicks a link in her newsletter"
 click 192.0.2.11 news-7 alice L1
 echo "  - a mail scanner (198.51.100.7, mailscan) fetches all 4 links of Bob's mail at once"
 netns_client curl -s -A "$UA" --interface 198.51.100.7 -o /dev/null -o /dev/null -o /dev/null \
-	-o /dev/null "$(url 198.51.100.7 news-7 bob L1)" "$(url 198.51.100.7 news-7 bob L2)" \
-	"$(url 198.51.100.7 news-7 bob L3)" "$(url 198.51.100.7 news-7 bob L4)"
+	-o /dev/null "$(click_url 198.51.100.7 news-7 bob L1)" "$(click_url 198.51.100.7 news-7 bob L2)" \
+	"$(click_url 198.51.100.7 news-7 bob L3)" "$(click_url 198.51.100.7 news-7 bob L4)"
 echo "  - Carol (192.0.2.13) clicks an offer"
 click 192.0.2.13 offer-3 carol L2
 echo "  - Dave (2001:db8:1::a) clicks from his phone"

@@ -56,19 +56,6 @@ start_run() {
 	run_start "$name" -r "$tmp/ranges.txt" "${JUDGE[@]}" "$@"
 }
 
-url() {
-	local host=$SERVER_V4
-	case $1 in *:*) host="[$SERVER_V6]" ;; esac
-	echo "http://$host/redirect?link=$4&l=$3&s=$2"
-}
-
-# click SOURCE MESSAGE RECIPIENT LINK [CURL_ARGS...]: one browser-like click.
-click() {
-	local src=$1 msg=$2 rcpt=$3 link=$4; shift 4
-	netns_client curl -s -o /dev/null -m 5 -A "$UA" --interface "$src" "$@" \
-		"$(url "$src" "$msg" "$rcpt" "$link")"
-}
-
 # verdict FILE MESSAGE LINK IP [NTH]: "verdict reasons provider" of a record.
 verdict() {
 	python3 - "$@" <<'PY'
@@ -200,8 +187,8 @@ prom_pid=$NETNS_PID
 click 192.0.2.11 m-person r1 L1
 keepalive=$(netns_client curl -s -A "$UA" --interface 198.51.100.7 -w '%{num_connects}\n' \
 	-o /dev/null -o /dev/null -o /dev/null \
-	"$(url 198.51.100.7 m-scan r2 L1)" "$(url 198.51.100.7 m-scan r2 L2)" \
-	"$(url 198.51.100.7 m-scan r2 L3)" | paste -sd' ')
+	"$(click_url 198.51.100.7 m-scan r2 L1)" "$(click_url 198.51.100.7 m-scan r2 L2)" \
+	"$(click_url 198.51.100.7 m-scan r2 L3)" | paste -sd' ')
 click 192.0.2.15 m-refetch r3 L1
 click 2001:db8:1::a m-v6 r4 L1
 click 192.0.2.22 m-double r5 L1
@@ -368,7 +355,7 @@ check "--metrics PORT serves on 127.0.0.1" \
 check "--metrics PORT is not reachable from the network" \
 	eval '! netns_client curl -s -m 2 -o /dev/null http://$SERVER_V4:9465/metrics'
 netns_client curl -s -A "$UA" --interface 2001:db8:5::7 -o /dev/null -o /dev/null \
-	"$(url 2001:db8:5::7 g-scan r1 L1)" "$(url 2001:db8:5::7 g-scan r1 L2)"
+	"$(click_url 2001:db8:5::7 g-scan r1 L1)" "$(click_url 2001:db8:5::7 g-scan r1 L2)"
 click 2001:db8:1::d g-person r2 L1
 seg=$(segmented 2001:db8:1::d "$SERVER_V6" "/redirect?link=L2&l=r3&s=g-segment" "$UA")
 click 192.0.2.11 g-refetch r4 L1

@@ -38,13 +38,6 @@ start_run() {
 		--metrics "$METRICS" "$@"
 }
 
-click() {
-	local src=$1 msg=$2 rcpt=$3 link=$4 host=$SERVER_V4
-	case $src in *:*) host="[$SERVER_V6]" ;; esac
-	netns_client curl -s -o /dev/null -m 5 -A "$UA" --interface "$src" \
-		"http://$host/redirect?link=$link&l=$rcpt&s=$msg"
-}
-
 # verdict FILE MESSAGE RECIPIENT LINK: "verdict reasons provider" of its record.
 verdict() {
 	python3 - "$@" <<'PY'

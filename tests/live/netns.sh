@@ -31,6 +31,11 @@
 #                           namespace, stdout/stderr in $tmp/NAME.out/.err,
 #                           until it has attached (or failed); PID in $run_pid
 #   run_stop SIGNAL         signals it and waits; exit status in $run_rc
+#   click_url SOURCE MESSAGE RECIPIENT LINK
+#                           the default tracking URL on the server, over
+#                           IPv6 when SOURCE is an IPv6 address
+#   click SOURCE MESSAGE RECIPIENT LINK [CURL_ARGS...]
+#                           fetches it from SOURCE with user agent $UA
 
 NS_CLIENT=${NS_CLIENT:-cs-cli-$$}
 NS_SERVER=${NS_SERVER:-cs-srv-$$}
@@ -137,4 +142,16 @@ run_stop() {
 	kill -"$1" "$run_pid"
 	{ wait "$run_pid"; } 2>/dev/null || run_rc=$?
 	run_pid=
+}
+
+click_url() {
+	local host=$SERVER_V4
+	case $1 in *:*) host="[$SERVER_V6]" ;; esac
+	echo "http://$host/redirect?link=$4&l=$3&s=$2"
+}
+
+click() {
+	local src=$1 msg=$2 rcpt=$3 link=$4; shift 4
+	netns_client curl -s -o /dev/null -m 5 -A "$UA" --interface "$src" "$@" \
+		"$(click_url "$src" "$msg" "$rcpt" "$link")"
 }
