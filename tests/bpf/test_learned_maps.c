@@ -16,13 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-/* Without root the kernel half cannot run; in CI (root) a skip is a failure. */
-#define skip_unless_ci()                                                        \
-	do {                                                                    \
-		if (getenv("CI"))                                               \
-			fail_msg("needs root and BPF, and CI must run it");     \
-		skip();                                                         \
-	} while (0)
+#include "needs_root.h"
 
 #include "clicksieve_abi.h"
 #include "learned_maps.h"
@@ -106,8 +100,7 @@ static void test_write_through_and_restore(void **state)
 	char err[256];
 	size_t n;
 
-	if (geteuid() != 0)
-		skip_unless_ci();
+	skip_unless_root();
 	m = cs_learned_maps_open(pin_dir, true, 1024, err, sizeof(err));
 	assert_non_null(m);
 	l = learned_with(m);
@@ -162,8 +155,7 @@ static void test_operator_changes_followed(void **state)
 	char err[256], path[128];
 	int fd;
 
-	if (geteuid() != 0)
-		skip_unless_ci();
+	skip_unless_root();
 	m = cs_learned_maps_open(pin_dir, true, 1024, err, sizeof(err));
 	assert_non_null(m);
 	l = learned_with(m);
@@ -197,8 +189,7 @@ static void test_read_many(void **state)
 	int fd4, fd6;
 	size_t n, i;
 
-	if (geteuid() != 0)
-		skip_unless_ci();
+	skip_unless_root();
 	m = cs_learned_maps_open(pin_dir, true, 8192, err, sizeof(err));
 	assert_non_null(m);
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, CS_MAP_LEARNED_V4);
@@ -238,8 +229,7 @@ static void test_wrong_layout_refused(void **state)
 	char err[256], path[128];
 	int fd;
 
-	if (geteuid() != 0)
-		skip_unless_ci();
+	skip_unless_root();
 	unpin_all();
 	mkdir(pin_dir, 0700);
 	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "learned_v4", 4, 8, 16, NULL);
