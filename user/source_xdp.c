@@ -161,7 +161,8 @@ static bool batch_valid(const uint8_t *record, size_t size)
 	return true;
 }
 
-int cs_xdp_size_batches(struct bpf_map *event_batches)
+/* One batch per possible CPU (before load); 0 or -errno. */
+static int size_batches(struct bpf_map *event_batches)
 {
 	int ncpus = libbpf_num_possible_cpus();
 
@@ -410,7 +411,7 @@ int cs_xdp_open(const struct cs_xdp_config *cfg, struct cs_xdp **out, char *err,
 		goto fail;
 	}
 	memcpy((void *)x->skel->rodata->tracked_ports, cfg->ports->bits, sizeof(cfg->ports->bits));
-	ret = cs_xdp_size_batches(x->skel->maps.event_batches);
+	ret = size_batches(x->skel->maps.event_batches);
 	if (ret) {
 		set_err(err, errlen, "sizing the event batches: %s", strerror(-ret));
 		ret = 1;

@@ -53,10 +53,6 @@ bool cs_event_valid(const void *record, size_t size);
  * batch (struct cs_event in clicksieve_abi.h). Returns -1 without calling
  * fn when the record is malformed, else 0 or the first nonzero fn result.
  */
-/* One batch per possible CPU (before load); 0 or -errno. */
-struct bpf_map;
-int cs_xdp_size_batches(struct bpf_map *event_batches);
-
 typedef int (*cs_event_fn)(void *ctx, const struct cs_event *ev, size_t size);
 int cs_event_record_split(const void *record, size_t size, cs_event_fn fn, void *ctx);
 
